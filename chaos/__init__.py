@@ -1,0 +1,1 @@
+"""Faults and nemesis schedules: what mailha does to a cluster, seeded and reproducible."""

@@ -1,0 +1,34 @@
+"""Checkers: pure functions from a history to a verdict with numbers.
+
+Each checker module exposes ``check(events, **options) -> dict`` returning at least
+``{"valid": "pass" | "fail" | "unknown", ...numbers}``. A checker that saw too few
+successful operations answers ``unknown``, never ``pass``. ``run_checker`` finds a checker
+by name, restricts the history to one test (and an optional time window) and runs it;
+``mailha analyze`` calls the same function on a stored history.
+"""
+from __future__ import annotations
+
+import importlib
+
+from ..history import Event, select
+
+CHECKERS = {
+    # name -> module in this package
+}
+
+
+def register(name: str, module: str) -> None:
+    CHECKERS[name] = module
+
+
+def run_checker(name: str, events: list[Event], *, test: str | None = None, design: str | None = None,
+                window: tuple[float, float] | None = None, **options) -> dict:
+    if name not in CHECKERS:
+        raise KeyError(f"unknown checker {name!r}; known: {', '.join(sorted(CHECKERS))}")
+    mod = importlib.import_module(f"{__name__}.{CHECKERS[name]}")
+    evs = select(events, test=test) if test else list(events)
+    if window:
+        evs = [e for e in evs if window[0] <= e.t <= window[1]]
+    result = mod.check(evs, **options)
+    result.setdefault("checker", name)
+    return result

@@ -1,0 +1,135 @@
+"""Readiness means a real protocol answer, never just an open port.
+
+(Docker's userland proxy accepts TCP before the daemon listens, and a stopping Dovecot
+still accepts connections: an open port proves nothing.)
+"""
+from __future__ import annotations
+
+import socket
+import time
+
+from . import docker
+
+
+def _read_line(sock: socket.socket, timeout: float) -> bytes:
+    sock.settimeout(timeout)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(1024)
+        if not chunk:
+            raise ConnectionError(f"connection closed after {buf[:60]!r}")
+        buf += chunk
+        if len(buf) > 8192:
+            break
+    return buf
+
+
+def smtp(host: str, port: int = 25, timeout: float = 3.0) -> str:
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        greet = _read_line(s, timeout)
+        if not greet.startswith(b"220"):
+            raise ConnectionError(f"SMTP greeting was {greet[:80]!r}")
+        s.sendall(b"QUIT\r\n")
+        return greet.decode(errors="replace").strip()
+
+
+def imap(host: str, port: int = 143, timeout: float = 3.0, user: str | None = None, password: str | None = None) -> str:
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        greet = _read_line(s, timeout)
+        if not greet.startswith(b"* OK"):
+            raise ConnectionError(f"IMAP greeting was {greet[:80]!r}")
+        if user:
+            s.sendall(f'a LOGIN "{user}" "{password}"\r\n'.encode())
+            while True:
+                line = _read_line(s, timeout)
+                if line.startswith(b"a "):
+                    if not line.startswith(b"a OK"):
+                        raise ConnectionError(f"IMAP LOGIN answered {line[:80]!r}")
+                    break
+        s.sendall(b"z LOGOUT\r\n")
+        return greet.decode(errors="replace").strip()
+
+
+def pop3(host: str, port: int = 110, timeout: float = 3.0) -> str:
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        greet = _read_line(s, timeout)
+        if not greet.startswith(b"+OK"):
+            raise ConnectionError(f"POP3 greeting was {greet[:80]!r}")
+        s.sendall(b"QUIT\r\n")
+        return greet.decode(errors="replace").strip()
+
+
+def http(host: str, port: int = 80, path: str = "/", expect: str | None = None, timeout: float = 3.0) -> str:
+    import requests
+
+    r = requests.get(f"http://{host}:{port}{path}", timeout=timeout, allow_redirects=False)
+    if r.status_code >= 500:
+        raise ConnectionError(f"HTTP {r.status_code} from {path}")
+    if expect and expect not in r.text:
+        raise ConnectionError(f"HTTP {r.status_code} page without {expect!r}")
+    return f"HTTP {r.status_code}"
+
+
+def ldap(host: str, port: int = 389, timeout: float = 3.0, bind_dn: str | None = None,
+         password: str | None = None, base: str | None = None) -> str:
+    import ldap3
+
+    server = ldap3.Server(host, port=port, connect_timeout=timeout, get_info=ldap3.NONE)
+    conn = ldap3.Connection(server, user=bind_dn, password=password, receive_timeout=timeout)
+    if not conn.bind():
+        raise ConnectionError(f"LDAP bind failed: {conn.result.get('description')}")
+    if base:
+        conn.search(base, "(objectClass=*)", search_scope=ldap3.BASE)
+        if conn.result.get("result") != 0:
+            raise ConnectionError(f"LDAP search of {base} failed: {conn.result.get('description')}")
+    conn.unbind()
+    return "LDAP bind ok"
+
+
+def toxiproxy(host: str, port: int = 8474, timeout: float = 3.0) -> str:
+    import requests
+
+    r = requests.get(f"http://{host}:{port}/version", timeout=timeout)
+    r.raise_for_status()
+    return f"toxiproxy {r.text.strip()[:40]}"
+
+
+def exec_check(container: str, cmd: str, timeout: float = 10.0) -> str:
+    r = docker.exec_(container, cmd, timeout=timeout)
+    if not r.ok:
+        raise ConnectionError(f"'{cmd}' exited {r.rc}: {(r.err or r.out).strip()[-120:]}")
+    return (r.out.strip().splitlines() or ["ok"])[-1][:80]
+
+
+CHECKS = {"smtp": smtp, "imap": imap, "pop3": pop3, "http": http, "ldap": ldap, "toxiproxy": toxiproxy}
+
+
+def check(spec: dict, container: str | None = None, timeout: float = 3.0) -> str:
+    """Run one readiness check described by an ``x-mailha.ready`` entry; raise on failure."""
+    proto = spec["proto"]
+    if proto == "exec":
+        return exec_check(container, spec["cmd"], timeout=max(timeout, 10))
+    fn = CHECKS.get(proto)
+    if fn is None:
+        raise ValueError(f"unknown readiness check {proto!r}; known: exec, {', '.join(CHECKS)}")
+    kw = {k: v for k, v in spec.items() if k not in ("proto", "service", "host", "port")}
+    return fn(spec["host"], int(spec.get("port") or _default_port(proto)), timeout=timeout, **kw)
+
+
+def _default_port(proto: str) -> int:
+    return {"smtp": 25, "imap": 143, "pop3": 110, "http": 80, "ldap": 389, "toxiproxy": 8474}[proto]
+
+
+def wait(spec: dict, container: str | None, deadline: float, on_wait=None) -> str:
+    """Retry ``check`` until it passes or ``deadline`` (monotonic) passes; return the answer."""
+    last = None
+    while True:
+        try:
+            return check(spec, container)
+        except Exception as e:  # any failure is "not ready yet" until the deadline
+            last = e
+        if time.monotonic() >= deadline:
+            raise TimeoutError(str(last))
+        if on_wait:
+            on_wait(last)
+        time.sleep(0.25)

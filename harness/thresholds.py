@@ -1,0 +1,58 @@
+"""The bounds claims are held against: what "no interruption", "for a period" and the
+resync bound mean, as options with documented defaults.
+
+Set them with ``--mailha-threshold NAME=VALUE`` (repeatable) or
+``MAILHA_THRESHOLDS="NAME=VALUE,NAME=VALUE"``. Every measurement in the report is shown
+next to the threshold it was held against.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Threshold:
+    name: str
+    default: float
+    unit: str
+    meaning: str
+
+
+THRESHOLDS: dict[str, Threshold] = {t.name: t for t in [
+    Threshold("no_interruption_s", 2.0, "s",
+              "longest gap a client may see through the virtual IP for a failover to count as 'no interruption'"),
+    Threshold("stops_responding_s", 5.0, "s",
+              "'stops responding for a period': the longest a dead primary may keep the clients before failover"),
+    Threshold("resync_s", 30.0, "s",
+              "auto-resync: time from a node's return until both replicas are identical"),
+    Threshold("converge_s", 30.0, "s",
+              "time after a heal within which replicas must be identical"),
+    Threshold("lag_p99_s", 2.0, "s", "replication lag, 99th percentile, in steady state"),
+    Threshold("broken_sessions_ratio", 0.5, "",
+              "'most users unaware': at most this share of open sessions may be broken by a failover"),
+    Threshold("min_ok_ops", 5, "ops", "a checker with fewer successful operations says unknown, not pass"),
+    Threshold("load_share_band", 0.5, "",
+              "load sharing: each node's share of sessions must lie within fair share × (1 ± band)"),
+    Threshold("availability", 0.999, "", "availability floor for designs that claim an uptime (99.9 %)"),
+    Threshold("backend_error_s", 10.0, "s", "users of a dead back end must get a clean error within this bound"),
+    Threshold("recovery_s", 60.0, "s", "service recovery after an outage of a dependency (LDAP, NAS, back end)"),
+]}
+
+
+def parse(pairs: list[str] | str | None) -> dict[str, float]:
+    """``["a=1", "b=2"]`` or ``"a=1,b=2"`` -> values merged over the defaults; unknown names raise."""
+    values = {k: t.default for k, t in THRESHOLDS.items()}
+    if not pairs:
+        return values
+    if isinstance(pairs, str):
+        pairs = [p for p in pairs.split(",") if p.strip()]
+    for p in pairs:
+        name, sep, val = p.partition("=")
+        name = name.strip()
+        if not sep or name not in THRESHOLDS:
+            raise ValueError(f"unknown threshold {name!r}; known: {', '.join(THRESHOLDS)}")
+        try:
+            values[name] = float(val)
+        except ValueError:
+            raise ValueError(f"threshold {name} needs a number, got {val!r}") from None
+    return values
