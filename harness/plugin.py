@@ -83,10 +83,21 @@ class Session:
                                  seed=seed, base=base)
         self.history = History(self.run.file("history.jsonl"))
         self.run.update_meta(t0_monotonic=self.history.t0, wall_t0=time.time())
+        if not config.args or any("suites" in a for a in config.args) or config.args == ["tests", "suites"]:
+            self.record_host_facts()
         self.clusters: dict = {}        # design -> (key, Cluster)
         self.swept = False
         self.progress = Progress(prefix="mailha")
         self.started = time.monotonic()
+
+    def record_host_facts(self) -> None:
+        """Docker version and the backends this host forces (shown in the report's run facts)."""
+        from . import doctor
+
+        try:
+            self.run.update_meta(host_facts=doctor.gather(try_pull=False).to_dict())
+        except Exception as e:  # no engine: the suites will say so; unit tests do not care
+            self.run.update_meta(host_facts={"error": str(e)})
 
     def overrides_for(self, design: str) -> list[str]:
         out = []
