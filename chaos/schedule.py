@@ -297,17 +297,16 @@ def conflicts(a: FaultSpec, b: FaultSpec, design: dict) -> str | None:
     Faults that do not overlap in time never conflict. Apply-time selectors are taken at
     their worst: they may hit any node of their pool.
     """
-    if not a.overlaps(b) or a.resource() != b.resource():
+    if not a.overlaps(b):
         return None
-    shared = a.pool(design) & b.pool(design)
-    if not shared:
-        return None
-    where = ", ".join(sorted(shared))
-    if a.fault == b.fault:
-        return f"two {a.fault} faults on the same target ({where}) at once"
-    ma, mb = CATALOGUE[a.fault].mode, CATALOGUE[b.fault].mode
-    if frozenset((ma, mb)) in CLASHES.get(a.resource(), frozenset()):
-        return f"{a.fault} and {b.fault} on the same {a.resource()} ({where}) at once"
+    shared = a.pool(design) & b.pool(design) if a.resource() == b.resource() else frozenset()
+    if shared:
+        where = ", ".join(sorted(shared))
+        if a.fault == b.fault:
+            return f"two {a.fault} faults on the same target ({where}) at once"
+        ma, mb = CATALOGUE[a.fault].mode, CATALOGUE[b.fault].mode
+        if frozenset((ma, mb)) in CLASHES.get(a.resource(), frozenset()):
+            return f"{a.fault} and {b.fault} on the same {a.resource()} ({where}) at once"
     return over_capacity([a, b], design)
 
 
