@@ -4,9 +4,13 @@ Claims are named ``(design, claim)`` where claim is a table row
 (``processing_redundancy``, ``data_redundancy``, ``load_sharing``, ``smtp``, ``pop``,
 ``imap``, ``webmail``) or a prose claim id of that design (``failover_no_interruption``...).
 
-Measured values are ordered No < Some < Yes. A cell *agrees* when the measurement is at least
-the claim (``exceeds`` when above it), *disagrees* when below, is ``unknown`` when the evidence
+Measured values are ordered No < Some < Yes. A cell *agrees* when the measurement equals the
+claim (``exceeds`` when above it), *disagrees* when below, is ``unknown`` when the evidence
 could not decide, and ``not certified`` when no test in the run evidenced it. Never green by default.
+
+Several measurements of one claim (two tests, or two merged runs) combine to the weakest
+known value. When some of them are ``unknown`` the cell is *partial*: it can still disagree
+(a violation seen once is a violation), but it cannot agree, so it stays ``unknown``.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class Claim:
     value: str           # claimed: Yes / Some / No (prose claims are claimed "Yes")
     as_written: str      # qualifier or quote as the seed writes it
     measure: str         # what mailha measures for it
+    group: str = ""      # table rows grouped under a heading ("Use of basic mail features")
 
     @property
     def key(self) -> str:
@@ -42,6 +47,7 @@ class Catalogue:
     rows: dict
     prose: dict
     claims: dict[tuple[str, str], Claim] = field(default_factory=dict)
+    source: str = ""
 
     def get(self, design: str, claim: str) -> Claim:
         try:
@@ -58,18 +64,28 @@ class Catalogue:
     def row_ids(self) -> list[str]:
         return list(self.rows)
 
+    def design_ids(self) -> list[str]:
+        """The designs in the seed's order (I to V)."""
+        return list(self.designs)
+
+    def design_title(self, design: str) -> str:
+        d = self.designs.get(design) or {}
+        return f"{d.get('numeral', '?')} · {d.get('title', design)}"
+
 
 @lru_cache(maxsize=None)
 def catalogue(path: Path = DATA) -> Catalogue:
     doc = yaml.safe_load(Path(path).read_text())
-    cat = Catalogue(designs=doc["designs"], rows=doc["rows"], prose=doc.get("prose") or {})
+    cat = Catalogue(designs=doc["designs"], rows=doc["rows"], prose=doc.get("prose") or {},
+                    source=str(doc.get("source", "")))
     for row_id, row in doc["rows"].items():
         for design, c in row["claims"].items():
             value = str(c["value"])
             if value not in ORDER:
                 raise ValueError(f"claims.yaml: {design}.{row_id} value {value!r} is not Yes/Some/No")
             cat.claims[(design, row_id)] = Claim(design, row_id, "row", row["label"], value,
-                                                 str(c.get("as_written", value)), row.get("meaning", ""))
+                                                 str(c.get("as_written", value)), row.get("meaning", ""),
+                                                 str(row.get("group", "")))
     for design, items in (doc.get("prose") or {}).items():
         for pid, p in items.items():
             if (design, pid) in cat.claims:
@@ -89,7 +105,8 @@ def validate_marker(args: tuple) -> list[tuple[str, str]]:
 
 
 def combine(measured: list[str]) -> tuple[str, bool]:
-    """Several measurements of one claim -> (value, partial). The weakest known value wins."""
+    """Several measurements of one claim -> (value, partial). The weakest known value wins;
+    partial when some measurements are unknown."""
     known = [m for m in measured if m in ORDER]
     if not known:
         return "unknown", False
@@ -97,15 +114,36 @@ def combine(measured: list[str]) -> tuple[str, bool]:
     return worst, len(known) < len(measured)
 
 
-def agreement(claimed: str, measured: str | None) -> str:
+def agreement(claimed: str, measured: str | None, partial: bool = False) -> str:
     """agree / exceeds / disagree / unknown / not certified."""
     if measured is None:
         return "not certified"
     if measured not in ORDER:
         return "unknown"
-    if ORDER[measured] == ORDER[claimed]:
-        return "agree"
-    return "exceeds" if ORDER[measured] > ORDER[claimed] else "disagree"
+    if ORDER[measured] < ORDER[claimed]:
+        return "disagree"
+    if partial:
+        return "unknown"  # the known measurements satisfy the claim, the others could not decide
+    return "agree" if ORDER[measured] == ORDER[claimed] else "exceeds"
+
+
+def reason(claimed: str, measured: str | None, partial: bool, evidence: list[dict]) -> str:
+    """One sentence saying why a cell has its agreement label."""
+    if measured is None:
+        return "no test in this run evidenced this claim"
+    n = len(evidence)
+    unknown = sum(1 for e in evidence if e.get("measured") not in ORDER)
+    of = f"{n} measurement{'s' if n != 1 else ''}"
+    if measured not in ORDER:
+        return f"{of}, none could decide (too little evidence or the check could not run)"
+    a = agreement(claimed, measured, partial)
+    if a == "disagree":
+        return f"claimed {claimed}, measured {measured} ({of}; the weakest counts)"
+    if a == "unknown":
+        return f"{unknown} of {of} could not decide; the others measured {measured}"
+    if a == "exceeds":
+        return f"claimed {claimed}, measured {measured}: better than claimed ({of})"
+    return f"claimed {claimed}, measured {measured} ({of})"
 
 
 def verdicts(evidence: list[dict], designs: list[str] | None = None) -> list[dict]:
@@ -124,7 +162,8 @@ def verdicts(evidence: list[dict], designs: list[str] | None = None) -> list[dic
         else:
             measured, partial = None, False
         cells.append({"design": design, "claim": cid, "kind": claim.kind, "label": claim.label,
-                      "claimed": claim.value, "as_written": claim.as_written, "measure": claim.measure,
-                      "measured": measured, "partial": partial, "agreement": agreement(claim.value, measured),
-                      "evidence": evs})
+                      "group": claim.group, "claimed": claim.value, "as_written": claim.as_written,
+                      "measure": claim.measure, "measured": measured, "partial": partial,
+                      "agreement": agreement(claim.value, measured, partial),
+                      "reason": reason(claim.value, measured, partial, evs), "evidence": evs})
     return cells
