@@ -191,7 +191,7 @@ def _build(role: Role, tag: str, parent_ref: str, progress: Progress) -> None:
                 m = STEP.match(line.strip())
                 if m:
                     step = f"step {m.group(1)}/{m.group(2)} ({m.group(3)[:60]})"
-                    progress.status(f"{role.name}: {step}")
+                    progress.status(f"{role.name}: {step}", force=True)
             rc = p.wait()
     if rc != 0:
         tail = " | ".join(x for x in last if x.strip())[-300:]

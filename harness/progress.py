@@ -50,8 +50,9 @@ class Progress:
     def done(self, text: str) -> None:
         self.step(text)
 
-    def status(self, text: str) -> None:
-        """A transient status: rewritten in place on a terminal, rate-limited otherwise."""
+    def status(self, text: str, force: bool = False) -> None:
+        """A transient status: rewritten in place on a terminal, rate-limited otherwise
+        (``force``: always printed, for a few long-lived statuses such as build steps)."""
         if self.quiet:
             return
         with self._lock:
@@ -59,7 +60,7 @@ class Progress:
             if self.tty:
                 self._write(f"\r\033[K{self.prefix}: {text[:150]}")
                 self._open = True
-            elif text != self._last and now - self._last_t >= self.min_interval:
+            elif text != self._last and (force or now - self._last_t >= self.min_interval):
                 self._write(f"{self.prefix}: {text}\n")
                 self._last_t = now
             self._last = text
