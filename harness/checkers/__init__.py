@@ -5,15 +5,27 @@ Each checker module exposes ``check(events, **options) -> dict`` returning at le
 successful operations answers ``unknown``, never ``pass``. ``run_checker`` finds a checker
 by name, restricts the history to one test (and an optional time window) and runs it;
 ``mailha analyze`` calls the same function on a stored history.
+
+A window keeps the operations *invoked* within it, with their completions (see
+``common.window_events``).
 """
 from __future__ import annotations
 
 import importlib
 
 from ..history import Event, select
+from .common import window_events
 
 CHECKERS = {
     # name -> module in this package
+    "messages": "messages",
+    "replicas": "replicas",
+    "availability": "availability",
+    "split_brain": "split_brain",
+    "lag": "lag",
+    "convergence": "convergence",
+    "load": "load",
+    "faults": "faults",
 }
 
 
@@ -28,7 +40,7 @@ def run_checker(name: str, events: list[Event], *, test: str | None = None, desi
     mod = importlib.import_module(f"{__name__}.{CHECKERS[name]}")
     evs = select(events, test=test) if test else list(events)
     if window:
-        evs = [e for e in evs if window[0] <= e.t <= window[1]]
+        evs = window_events(evs, (float(window[0]), float(window[1])))
     result = mod.check(evs, **options)
     result.setdefault("checker", name)
     return result
