@@ -23,6 +23,7 @@ resolved here from the seeded RNG (the concrete names are in ``FaultSpec.target`
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -438,13 +439,13 @@ def generate(seed: int, duration_s: float, interval_s: float, faults=None, desig
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"the seed must be an integer, not {seed!r}.")
     for what, v in (("run duration", duration_s), ("fault interval", interval_s)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
             raise ValueError(f"the {what} must be a positive number of seconds, not {v!r}.")
     if interval_s >= duration_s:
         raise ValueError(f"the fault interval ({_num(interval_s)} s) must be shorter than the run ({_num(duration_s)} s).")
     if recovery_s is None:
         recovery_s = default_recovery(duration_s, interval_s)
-    if recovery_s < 0 or recovery_s >= duration_s:
+    if isinstance(recovery_s, bool) or not isinstance(recovery_s, (int, float)) or not 0 <= recovery_s < duration_s:
         raise ValueError(f"the recovery tail must be at least 0 s and shorter than the run, not {recovery_s!r} s.")
 
     if faults is None:

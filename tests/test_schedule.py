@@ -248,6 +248,8 @@ def test_capacity_over_sets():
     (dict(interval_s=400), "interval (400 s) must be shorter than the run (300 s)"),
     (dict(duration_s=40, interval_s=20), "the run is too short"),
     (dict(recovery_s=300), "recovery tail"),
+    (dict(recovery_s=-1), "recovery tail"),
+    (dict(duration_s=float("inf")), "run duration must be a positive number"),
     (dict(faults=""), "no faults given"),
     (dict(seed="7"), "seed must be an integer"),
 ])

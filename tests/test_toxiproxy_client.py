@@ -175,9 +175,9 @@ def test_latency_slows_round_trips_and_can_be_updated(tp, echo):
         tp.update_toxic("lat", "latency_downstream", {"latency": 0})
         assert tp.toxics("lat")[0]["attributes"]["latency"] == 0
         fast = round_trip(s)
-    assert base < 0.1
-    assert 0.28 <= slow <= 0.6, slow
-    assert fast < 0.1, fast
+    assert base < 0.15, base
+    assert 0.28 <= slow <= 0.9, slow
+    assert fast < 0.15, fast
 
 
 def test_timeout_zero_holds_until_removed(tp, echo):
