@@ -170,6 +170,42 @@ def check_design(design: dict) -> dict:
     return out
 
 
+def design_from_meta(meta: dict, name: str | None = None) -> dict:
+    """The design description of a compose file's ``x-mailha`` block (harness.designs).
+
+    nodes: the keys of ``nodes``; links: the ``links`` that join named nodes (a link without
+    ``nodes``, such as the LAN, is what ``isolate`` cuts, not a link target); roles: ``data``
+    (nodes with ``data: true``), ``vip`` (nodes with ``vip: true``, else every node when the
+    block lists ``vips``), any node's ``role``, and ``nas``/``ldap`` from blocks of those names
+    with a ``service``; daemons: the keys of ``daemons``.
+    """
+    nodes = meta.get("nodes") or {}
+    if isinstance(nodes, list):
+        nodes = {n: {} for n in nodes}
+    roles: dict[str, list[str]] = {}
+    for n, info in nodes.items():
+        info = info or {}
+        if info.get("data"):
+            roles.setdefault("data", []).append(n)
+        if info.get("vip"):
+            roles.setdefault("vip", []).append(n)
+        if info.get("role"):
+            roles.setdefault(str(info["role"]), []).append(n)
+    if "vip" not in roles and meta.get("vips") and nodes:
+        roles["vip"] = list(nodes)
+    for r in ("nas", "ldap"):
+        if isinstance(meta.get(r), dict) and meta[r].get("service"):
+            roles[r] = [meta[r]["service"]]
+    design = {"nodes": list(nodes),
+              "links": [l for l, info in (meta.get("links") or {}).items() if (info or {}).get("nodes")],
+              "roles": roles}
+    if name or meta.get("design"):
+        design["name"] = name or meta["design"]
+    if meta.get("daemons"):
+        design["daemons"] = list(meta["daemons"])
+    return check_design(design)
+
+
 def selectors(fault: str, design: dict) -> list[str]:
     """The selectors ``fault`` may use on ``design`` (empty: it does not apply)."""
     ft, nodes, roles = CATALOGUE[fault], design["nodes"], design["roles"]

@@ -317,3 +317,31 @@ def test_describe():
         for k, v in f.params.items():
             assert f"{k}={v}" in line
     assert any("latency=" in l and "ms" in l for l in lines) or not any(f.fault == "link-latency" for f in s)
+
+
+def test_design_from_the_mirror_compose_file():
+    from harness.designs import compose_file, read_x_mailha
+    try:
+        meta = read_x_mailha([compose_file("mirror")])
+    except Exception as e:  # the compose file is another part's work
+        pytest.skip(f"no usable compose/mirror.yml: {e}")
+    d = sch.design_from_meta(meta)
+    assert d["name"] == "mirror" and d["nodes"] == ["mirror-a", "mirror-b"]
+    assert d["links"] == ["crossover"]            # the LAN is isolate's business, not a link target
+    assert d["roles"]["vip"] == ["mirror-a", "mirror-b"] and d["roles"]["data"] == d["nodes"]
+    assert set(d["daemons"]) == {"dovecot", "postfix"}
+    s = generate(7, 300, 20, MIRROR_FAULTS, d)
+    assert s.to_json() == generate(7, 300, 20, MIRROR_FAULTS, dict(MIRROR, roles=d["roles"], daemons=d["daemons"])).to_json()
+
+
+def test_design_from_meta_conventions():
+    meta = {"design": "high_end", "vips": ["10.0.0.1"],
+            "nodes": {"lb-1": {"role": "lb", "vip": True}, "lb-2": {"role": "lb", "vip": True},
+                      "mail-1": {"role": "mail", "data": False}},
+            "links": {"lan": {"network": "lan"}, "nas": {"network": "storage", "nodes": ["mail-1"]}},
+            "nas": {"service": "nas-1"}}
+    d = sch.design_from_meta(meta)
+    assert d == {"name": "high_end", "nodes": ["lb-1", "lb-2", "mail-1"], "links": ["nas"],
+                 "roles": {"lb": ["lb-1", "lb-2"], "mail": ["mail-1"], "nas": ["nas-1"], "vip": ["lb-1", "lb-2"]}}
+    assert "nas-stall" in generate(1, 300, 20, None, d).fault_types
+
