@@ -38,6 +38,7 @@ def test_symmetric_partition_equal_count_divergence():
     assert (div["messages"], div["same_uids"], div["differing_uids"]) == (8, True, 3)
     assert div["examples"][0] == {"uid": 6, "tokens": {A: "mh-r1-a1", B: "mh-r1-b1"}}
     assert r["uid_conflicts"]["count"] == 3
+    assert "3 UIDs hold different messages on different nodes" in r["reasons"]
     assert r["missing"][A]["tokens"] == ["mh-r1-b1", "mh-r1-b2", "mh-r1-b3"]
 
 

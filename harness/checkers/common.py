@@ -42,7 +42,7 @@ def nearest_rank(values: Iterable[float], p: float) -> float | None:
         return None
     if not 0 <= p <= 100:
         raise ValueError(f"percentile must be within 0..100, got {p}")
-    # round first so that 0.07 * 100 = 7.000000000000001 does not become rank 8
+    # round first so that 2.2 * 1500 / 100 = 33.00000000000001 does not become rank 34
     rank = math.ceil(round(p * len(xs) / 100, 9))
     return xs[max(rank, 1) - 1]
 
@@ -108,16 +108,19 @@ def verdict(failures: list[str], *, ok: int, min_ok: int | None, missing: str | 
     return {"valid": "pass", "reasons": []}
 
 
-def unknown(reason: str, **numbers) -> dict:
-    return {"valid": "unknown", "reasons": [reason], **numbers}
+def names(x) -> list[str] | None:
+    """An option naming nodes or protocols: a name or a list of them -> sorted list (None stays None)."""
+    if x is None:
+        return None
+    return sorted({x} if isinstance(x, str) else set(x))
 
 
 # -- operations ------------------------------------------------------------------------
 def ops_of(events: Iterable[Event], f: str | Iterable[str], proc_prefix: str | None = None) -> list[Op]:
     """Paired operations of the given f, in invocation order.
 
-    Only the events of those processes are paired, so an unrelated malformed process does
-    not stop a checker."""
+    Only events of that f are paired, so a malformed operation of another kind does not
+    stop a checker."""
     fs = {f} if isinstance(f, str) else set(f)
     evs = [e for e in events if e.f in fs and (proc_prefix is None or e.proc.startswith(proc_prefix))]
     return pair(evs)
@@ -150,29 +153,9 @@ def window_events(events: Iterable[Event], window: tuple[float, float]) -> list[
 
 
 # -- intervals -------------------------------------------------------------------------
-def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Length of the intersection of two closed intervals (0 if disjoint)."""
-    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-
-
 def touches(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """True if the closed intervals share at least one point."""
     return a[0] <= b[1] and b[0] <= a[1]
-
-
-def merge(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Union of intervals as sorted, disjoint intervals."""
-    out: list[list[float]] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
-
-
-def total(intervals: Iterable[tuple[float, float]]) -> float:
-    return sum(e - s for s, e in merge(intervals))
 
 
 # -- mail ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import bisect
 from collections import defaultdict
 
 from .common import (addr, final_reads, is_inbox, iter_messages, mbkey, ops_of, quantiles, recipients, rnd,
-                     tokset, value, verdict)
+                     names, tokset, value, verdict)
 
 RANK = {"ok": 2, "info": 1, "fail": 0}  # a token sent twice counts by its best outcome
 
@@ -37,7 +37,7 @@ def check(events, *, nodes=None, min_ok=None, allow_duplicates=False, fail_on_fa
     excused, removed_from, touched = _removals(events)
     reads, failed_reads = final_reads(events)
     acked = {t: s for t, s in sends.items() if s["type"] == "ok"}
-    required = sorted(nodes) if nodes else sorted(reads)
+    required = names(nodes) or sorted(reads)
     counts = {k: sum(1 for s in sends.values() if s["type"] == k) for k in ("ok", "fail", "info")}
 
     per_node: dict[str, dict] = {}

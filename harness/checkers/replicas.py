@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .common import CAP, addr, final_reads, mbkey, ops_of, tokset, value, verdict
+from .common import CAP, addr, final_reads, mbkey, names, ops_of, tokset, value, verdict
 
 
 def check(events, *, nodes=None, min_ok=None, fail_on_renumbering=False, allow_duplicates=False,
           ignore_flags=("\\Recent",)) -> dict:
     reads, failed_reads = final_reads(events)
-    compared = sorted(nodes) if nodes else sorted(reads)
+    compared = names(nodes) or sorted(reads)
     have = [n for n in compared if n in reads]
     ignore = {str(f).lower() for f in ignore_flags}
 
