@@ -137,6 +137,15 @@ def test_runtime_add_survives_kill_and_start(ldap, capsys, request):
     assert ready < 10, f"restart to ready took {ready:.1f} s; expected a fast start with no re-seeding"
 
 
+def test_stop_is_clean(ldap):
+    t0 = time.monotonic()
+    docker.run(["stop", ldap.name])
+    took = time.monotonic() - t0
+    code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", ldap.name]).out.strip()
+    assert took < 5 and code == "0", f"docker stop took {took:.1f} s with exit code {code}:\n{ldap.logs()[-1500:]}"
+    assert "TERM: stopping slapd" in ldap.logs()
+
+
 def test_mounted_seed_replaces_default_and_reports_bad_entries(tmp_path):
     seed = tmp_path / "seed"
     seed.mkdir()
