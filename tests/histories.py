@@ -169,7 +169,7 @@ class H:
 
     # -- faults -----------------------------------------------------------------------
     def fault(self, id: str, fault: str, target: str, *, at: float, heal_at: float | None = None,
-              ok: Outcome = True, heal_ok: Outcome = True, dur: float = 0.1, confirmed: bool = True,
+              ok: Outcome = True, heal_ok: Outcome = True, dur: float = 0.1, confirmed: bool | str = True,
               error: str | None = None) -> "H":
         """A fault applied at ``at`` (+dur) and, if ``heal_at`` is given, healed then."""
         self.op("nemesis", "fault", {"id": id, "fault": fault, "target": target, "params": {}}, at=at, ok=ok,

@@ -6,7 +6,7 @@ import pytest
 from harness.checkers import CHECKERS, run_checker
 from harness.checkers.common import nearest_rank, quantiles, rnd, touches, verdict, window_events
 
-from tests.histories import H, as_json
+from tests.histories import H, as_json, box
 
 
 @pytest.mark.parametrize("p, expected", [(5, 15), (30, 20), (40, 20), (50, 35), (100, 50), (0, 15)])
@@ -79,3 +79,43 @@ def test_every_checker_says_unknown_on_an_empty_history(name):
 def test_every_checker_rejects_unknown_options(name):
     with pytest.raises(TypeError):
         run_checker(name, [], no_such_option=1)
+
+
+def _scenario() -> H:
+    """Everything a mirror failover test records: workload, probes, sessions, observers, faults."""
+    a, b = "mirror-a", "mirror-b"
+    toks = [f"mh-s-{n}" for n in range(12)]
+    h = H(test="suites/mirror/test_failover.py::test_kill", design="mirror")
+    h.fault("f1", "kill", a, at=5.0, heal_at=12.0, confirmed="container exited, IMAP refused")
+    h.sends(toks, start=0.5, every=0.9).send("mh-s-x", None, at=5.05)
+    h.read(box(*toks[:4]), at=4.0, node=a).read(box(*toks[:8]), at=8.0, node=b)
+    h.probes("imap", start=0.0, end=15.0, node=lambda t: a if t < 5.4 else b, down=[(5.0, 5.4)])
+    h.session("imap", False, start=1.0, end=5.1).session("imap", start=1.0, end=14.0, node=b)
+    h.vips(lambda t: [a] if t < 5.0 else ([] if t < 5.4 else [b]), start=0.0, end=15.0)
+    for n in range(6):
+        h.lag(0.05 + n / 100, at=0.2 + n)
+    h.converge("f1", 1.3, at=12.2)
+    final = {"user1@example.test": {"INBOX": box(*toks)}}
+    return h.final_read(a, final, at=20.0).final_read(b, final, at=20.0)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKERS))
+def test_stored_history_reproduces_every_verdict_byte_for_byte(name, tmp_path):
+    from harness.history import load
+
+    h = _scenario()
+    path = tmp_path / "history.jsonl"
+    path.write_text(h.jsonl())
+    test = "suites/mirror/test_failover.py::test_kill"
+    live = as_json(run_checker(name, h.events, test=test, design="mirror", window=(0.0, 30.0)))
+    again = as_json(run_checker(name, h.events, test=test, design="mirror", window=(0.0, 30.0)))
+    stored = as_json(run_checker(name, load(path), test=test, design="mirror", window=[0.0, 30.0]))
+    assert live == again == stored
+    assert json.loads(live)["valid"] in ("pass", "fail", "unknown")
+
+
+def test_the_scenario_passes_what_a_healthy_mirror_should():
+    events = _scenario().events
+    verdicts = {n: run_checker(n, events)["valid"] for n in sorted(CHECKERS)}
+    assert verdicts == {"availability": "pass", "convergence": "pass", "faults": "pass", "lag": "pass",
+                        "load": "pass", "messages": "pass", "replicas": "pass", "split_brain": "pass"}

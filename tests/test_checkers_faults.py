@@ -16,7 +16,15 @@ def test_applied_and_healed_faults_pass():
     assert r["valid"] == "pass", r["reasons"]
     assert (r["scheduled"], r["applied"], r["healed"]) == (2, 2, 2)
     assert r["faults"][0] == {"id": "f1", "fault": "kill", "target": A, "start": 1.1, "end": 5.1,
-                              "applied": True, "healed": True, "seconds": 4.0}
+                              "applied": True, "healed": True, "confirmed": None, "heal_confirmed": None,
+                              "seconds": 4.0}
+
+
+def test_confirmation_texts_are_kept():
+    h = H().fault("f1", "kill", A, at=1.0, heal_at=5.0, confirmed="container exited, IMAP refused")
+    f = faults(h)["faults"][0]
+    assert f["applied"] is True and f["confirmed"] == "container exited, IMAP refused"
+    assert faults(H().fault("f1", "kill", A, at=1.0, heal_at=5.0, confirmed=""))["valid"] == "fail"
 
 
 def test_fault_that_could_not_be_applied_fails_the_run():

@@ -33,6 +33,8 @@ def test_replication_switched_off_loses_mail_on_the_replica():
     assert r["lost"][B] == {"count": 6, "tokens": sorted(TOKS[4:])}
     assert r["lost"][A]["count"] == 0
     assert r["lost_everywhere"]["count"] == 0  # still on A: not lost everywhere
+    assert r["totals"] == {"acked": 10, "lost": 6, "lost_everywhere": 0, "duplicated": 0, "unexpected": 0,
+                           "failed_but_delivered": 0}
     # only A required (e.g. a test of the primary alone): passes
     assert messages(both(H().sends(TOKS, start=1.0), TOKS, TOKS[:4]), nodes=[A])["valid"] == "pass"
 

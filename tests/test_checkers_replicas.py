@@ -39,6 +39,8 @@ def test_symmetric_partition_equal_count_divergence():
     assert div["examples"][0] == {"uid": 6, "tokens": {A: "mh-r1-a1", B: "mh-r1-b1"}}
     assert r["uid_conflicts"]["count"] == 3
     assert "3 UIDs hold different messages on different nodes" in r["reasons"]
+    assert r["totals"] == {"messages": 11, "missing": 6, "uid_conflicts": 3, "flag_mismatch": 0, "uid_reused": 0,
+                           "renumbered": 0}
     assert r["missing"][A]["tokens"] == ["mh-r1-b1", "mh-r1-b2", "mh-r1-b3"]
 
 

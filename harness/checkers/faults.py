@@ -18,11 +18,14 @@ def check(events, *, require_heal=True, min_ok=1) -> dict:
     for op in ops_of(events, ("fault", "heal"), proc_prefix=NEMESIS):
         iv = op.invoke.value or {}
         fid = iv.get("id")
-        confirmed = value(op).get("confirmed", True) is not False
+        v = value(op)
+        confirmed = bool(v["confirmed"]) if "confirmed" in v else True  # a text says how it was confirmed
+        note = v.get("confirmed") if op.type == "ok" and isinstance(v.get("confirmed"), str) else None
         if op.f == "fault":
             f = faults[fid] = {"id": fid, "fault": iv.get("fault"), "target": iv.get("target"),
                                "start": rnd(op.end if op.done else op.start), "end": None,
-                               "applied": op.type == "ok" and confirmed, "healed": False, "heal_tried": False}
+                               "applied": op.type == "ok" and confirmed, "healed": False,
+                               "confirmed": note, "heal_confirmed": None, "heal_tried": False}
             if not f["applied"]:
                 problems.append(_problem(f, "apply", op.error if op.type != "ok" else "not confirmed"))
             continue
@@ -33,6 +36,7 @@ def check(events, *, require_heal=True, min_ok=1) -> dict:
             continue
         f["heal_tried"] = True
         f["healed"] = op.type == "ok" and confirmed
+        f["heal_confirmed"] = note
         f["end"] = rnd(op.end) if op.done else None
         if f["applied"] and not f["healed"]:  # a heal that was tried and failed is always a problem
             problems.append(_problem(f, "heal", op.error if op.type != "ok" else "not confirmed"))

@@ -79,7 +79,16 @@ def check(events, *, nodes=None, min_ok=None, allow_duplicates=False, fail_on_fa
     elif any(n not in reads for n in required):
         missing = f"no final read of {', '.join(n for n in required if n not in reads)}"
     out = verdict(failures, ok=len(acked), min_ok=min_ok, missing=missing)
+    req = [n for n in required if n in per_node]
     out.update({
+        "totals": {  # the headline, over the required nodes
+            "acked": len(acked),
+            "lost": len(set().union(*(per_node[n]["lost"] for n in req))),
+            "lost_everywhere": len(lost_everywhere),
+            "duplicated": sum(per_node[n]["dup_extra"] for n in req),
+            "unexpected": len(set().union(*(per_node[n]["unexpected"] for n in req))),
+            "failed_but_delivered": len(failed_delivered),
+        },
         "nodes": required,
         "final_reads": sorted(reads),
         "sends": counts,
@@ -162,7 +171,7 @@ def _node(mailboxes, sends, acked, excused, removed_from) -> dict:
         "lost": lost,
         "dup_extra": sum(dup.values()),
         "dup_tokens": sorted({t for (_u, t) in dup}),
-        "unexpected": sorted(t for t in tokens_here if t not in sends),
+        "unexpected": {t for t in tokens_here if t not in sends},
         "misdelivered": sorted({t for (u, t) in copies if t in sends and sends[t]["to"] and u not in sends[t]["to"]}),
         "resurrected": sorted({t for (u, mb, t) in removed_from if (u, mb, t) in where}),
         "untracked": untracked,

@@ -117,6 +117,14 @@ def check(events, *, nodes=None, min_ok=None, fail_on_renumbering=False, allow_d
     identical = not (missing_mailboxes or uv_mismatch or flag_count or conflicts or moved
                      or any(missing_tokens.values()))
     out.update({
+        "totals": {  # the headline
+            "messages": len(tokens_all),
+            "missing": len(set().union(*missing_tokens.values())),
+            "uid_conflicts": len(conflicts),
+            "flag_mismatch": flag_count,
+            "uid_reused": history["uid_reused"]["count"],
+            "renumbered": history["renumbered"]["count"],
+        },
         "nodes": have,
         "identical": identical and len(have) >= 2,
         "mailboxes": len(boxes),
