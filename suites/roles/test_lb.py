@@ -80,12 +80,27 @@ def test_default_config_health_and_stats():
         ps = c.exec("ps -eo args")
         assert "haproxy -W" in ps.out, f"HAProxy is not in master-worker mode:\n{ps.out}"
         assert "keepalived" not in ps.out, f"keepalived runs although neither VRRP_VIP nor /conf/keepalived.conf is set:\n{ps.out}"
+        docker.run(["kill", "-s", "HUP", c.name])  # SIGHUP to PID 1 = lb-reload
+        wait_for("reload 1 in the master's show proc after SIGHUP", lambda: " master          1 [failed: 0]" in c.exec(
+            "echo 'show proc' | socat stdio unix-connect:/run/haproxy/master.sock").out)
+        assert healthy(c.ip), "HAProxy stopped answering after SIGHUP"
         t0 = time.monotonic()
         docker.run(["stop", c.name])
         stopped = time.monotonic() - t0
         code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", c.name]).out.strip()
         assert stopped < 5 and code == "0", f"docker stop took {stopped:.1f} s, exit code {code}; expected a clean TERM stop"
         assert "TERM: stopping" in c.logs()
+
+
+def test_dead_haproxy_worker_ends_the_container():
+    """A crashed worker must not leave a half-alive LB (keepalived would keep the VIP)."""
+    with solo("lb") as c:
+        wait_for("HAProxy /healthz on :8404", lambda: healthy(c.ip))
+        r = c.exec("kill -9 $(pgrep -P $(cat /run/haproxy/haproxy.pid))")
+        assert r.ok, f"could not kill the worker: {r.err}"
+        wait_for("the container to exit", lambda: docker.run(["inspect", "-f", "{{.State.Status}}", c.name]).out.strip() == "exited")
+        code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", c.name]).out.strip()
+        assert code == "1" and "ERROR: haproxy (pid" in c.logs(), f"exit code {code}; log:\n{c.logs()[-1500:]}"
 
 
 TCP_CONF = """\
@@ -184,7 +199,7 @@ class Net:
     prefix: str                       # "10.x.y"
     labels: list[str] = field(default_factory=list)
 
-    def run_lb(self, host: str, last_octet: int, env: dict, caps=("NET_ADMIN",)) -> str:
+    def run_lb(self, host: str, last_octet: int, env: dict, caps=("NET_ADMIN",), volumes=()) -> str:
         ref = images.resolve("lb")
         if not ref:
             images.build(["lb"])
@@ -196,6 +211,8 @@ class Net:
             argv += ["-e", f"{k}={v}"]
         for cap in caps:
             argv += ["--cap-add", cap]
+        for v in volumes:
+            argv += ["-v", v]
         docker.run([*argv, ref])
         return name
 
@@ -314,3 +331,43 @@ def test_forced_without_net_admin_reports_master_without_vip():
         log = logs(lb)
         assert f"ERROR: keepalived is MASTER but the VIP {vip} is NOT on eth0" in log, log[-3000:]
         assert "Operation not permitted" in log, "keepalived's own netlink error should be in the log too"
+
+
+def test_mounted_keepalived_conf_is_used_verbatim(tmp_path):
+    with vrrp_net() as net:
+        vip = f"{net.prefix}.100"
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        conf.chmod(0o755)
+        (conf / "keepalived.conf").write_text(textwrap.dedent(f"""\
+            global_defs {{
+                router_id mounted
+                script_user root
+                enable_script_security
+                vrrp_version 3
+            }}
+            track_file lb_health {{
+                file /run/lb/health
+                weight 0
+            }}
+            vrrp_instance VI_MOUNTED {{
+                state BACKUP
+                interface eth0
+                virtual_router_id 61
+                priority 120
+                advert_int 0.1
+                virtual_ipaddress {{
+                    {vip}/24 dev eth0
+                }}
+                track_file {{
+                    lb_health
+                }}
+                notify /usr/local/bin/lb-vrrp-notify
+            }}
+            """))
+        lb = net.run_lb("lb1", 11, {}, volumes=[f"{conf}:/conf:ro"])
+        wait_for(f"MASTER with {vip} from the mounted keepalived.conf",
+                 lambda: vrrp_state(lb) == "MASTER" and has_vip(lb, vip))
+        log = logs(lb)
+        assert "starting keepalived (VRRP only) with /conf/keepalived.conf" in log and "VI_MOUNTED" in log, log[-3000:]
+        assert healthy(vip), "HAProxy does not answer on the VIP of the mounted config"

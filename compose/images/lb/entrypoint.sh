@@ -121,14 +121,15 @@ trap 'stop TERM' TERM INT
 trap 'lb-reload' HUP
 
 # Any daemon exiting ends the container (the chaos harness then sees a dead LB, not a
-# half-alive one). wait -n also returns when a trapped signal arrives (then $done is empty).
+# half-alive one). wait -n also returns when a trapped signal (HUP) arrives; bash then
+# leaves $exited unset, hence ${exited:-}.
 while :; do
-    done=""
-    wait -n -p done $hpid $kpid $ppid; rc=$?
-    [ -n "$done" ] || continue
-    name=haproxy; [ "$done" = "$kpid" ] && name=keepalived; [ "$done" = "$ppid" ] && name="probe loop"
-    loud "$name (pid $done) exited with status $rc"
-    [ "$done" = "$hpid" ] && hpid=""
-    [ "$done" = "$kpid" ] && kpid=""
+    exited=""
+    wait -n -p exited $hpid $kpid $ppid; rc=$?
+    [ -n "${exited:-}" ] || continue
+    name=haproxy; [ "$exited" = "$kpid" ] && name=keepalived; [ "$exited" = "$ppid" ] && name="probe loop"
+    loud "$name (pid $exited) exited with status $rc"
+    [ "$exited" = "$hpid" ] && hpid=""
+    [ "$exited" = "$kpid" ] && kpid=""
     stop "$name exited" 1
 done
