@@ -73,6 +73,15 @@ class Catalogue:
         return f"{d.get('numeral', '?')} · {d.get('title', design)}"
 
 
+def _value(v) -> str:
+    """A claimed value; YAML 1.1 reads unquoted Yes/No as booleans, so map them back."""
+    if v is True:
+        return "Yes"
+    if v is False:
+        return "No"
+    return str(v)
+
+
 @lru_cache(maxsize=None)
 def catalogue(path: Path = DATA) -> Catalogue:
     doc = yaml.safe_load(Path(path).read_text())
@@ -80,17 +89,17 @@ def catalogue(path: Path = DATA) -> Catalogue:
                     source=str(doc.get("source", "")))
     for row_id, row in doc["rows"].items():
         for design, c in row["claims"].items():
-            value = str(c["value"])
+            value = _value(c["value"])
             if value not in ORDER:
                 raise ValueError(f"claims.yaml: {design}.{row_id} value {value!r} is not Yes/Some/No")
             cat.claims[(design, row_id)] = Claim(design, row_id, "row", row["label"], value,
-                                                 str(c.get("as_written", value)), row.get("meaning", ""),
+                                                 str(c.get("as_written") or value), row.get("meaning", ""),
                                                  str(row.get("group", "")))
     for design, items in (doc.get("prose") or {}).items():
         for pid, p in items.items():
             if (design, pid) in cat.claims:
                 raise ValueError(f"claims.yaml: prose id {design}.{pid} clashes with a table row")
-            cat.claims[(design, pid)] = Claim(design, pid, "prose", pid.replace("_", " "), "Yes",
+            cat.claims[(design, pid)] = Claim(design, pid, "prose", str(p.get("title") or pid.replace("_", " ")), "Yes",
                                               p["quote"], p.get("measure", ""))
     return cat
 

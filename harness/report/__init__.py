@@ -1,0 +1,96 @@
+"""The compliance report of a run directory: summary.json, claims-junit.xml and index.html.
+
+``finish_run(run)`` is called by the pytest plugin at the end of every session (after
+pytest has written junit.xml) and by ``mailha report``; ``merge(paths, out)`` combines
+several runs (e.g. one per design from nightly CI) into one matrix. Modules: ``data``
+(reading a run), ``summary`` (verdicts, exit code), ``junit``, ``matrix``, ``charts``
+(inline SVG), ``evidence``, ``facts``, ``page`` (the self-contained HTML).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+from .. import __version__
+from ..errors import UserError
+from ..store import REPORTS, RunDir, new_run_id, open_run
+from .data import Run, load_run
+from .junit import write_claims_junit
+from .summary import build
+
+__all__ = ["finish_run", "merge", "render_dir", "write_outputs"]
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_outputs(out: Path, runs: list[Run], prefixes: dict[str, str], extra: dict | None = None) -> dict:
+    """summary.json first (CI reads it), then claims-junit.xml, then index.html."""
+    from . import page
+
+    summary = build(runs)
+    if extra:
+        summary.update(extra)
+    _write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    write_claims_junit(summary, out / "claims-junit.xml")
+    _write_text(out / "index.html", page.render(summary, runs, prefixes))
+    return summary
+
+
+def finish_run(run: RunDir) -> dict:
+    """Write summary.json, claims-junit.xml and index.html into the run directory; returns the summary."""
+    r = load_run(run, key="r0")
+    return write_outputs(Path(run.path), [r], {"r0": ""})
+
+
+def _sources(rd: RunDir) -> list[Path]:
+    """A run directory, or the runs a merged directory was made from."""
+    meta = rd.read_json("meta.json", {}) or {}
+    merged = meta.get("merged")
+    if isinstance(merged, list):
+        return [Path(p) for p in merged]
+    return [rd.path]
+
+
+def merge(paths: list[str | Path], out: str | Path | None = None) -> tuple[Path, dict]:
+    """Combine several runs into one report in ``out`` (default: a new ``reports/<id>-merged``)."""
+    if not paths:
+        raise UserError("--merge needs at least one run directory.")
+    sources: list[Path] = []
+    for p in paths:
+        for s in _sources(open_run(p)):
+            s = Path(s).resolve()
+            if not (s / "meta.json").exists():
+                raise UserError(f"{s} (listed in a merged report) is no longer a mailha run directory.")
+            if s not in sources:
+                sources.append(s)
+    out_dir = Path(out) if out else REPORTS / new_run_id("merged")
+    if (out_dir / "meta.json").exists():
+        meta = json.loads((out_dir / "meta.json").read_text(encoding="utf-8") or "{}")
+        if "merged" not in meta:
+            raise UserError(f"{out_dir} is a run directory, not a merged report; choose another --out.")
+    if out_dir.resolve() in sources:
+        raise UserError(f"--out {out_dir} is one of the runs being merged; choose another directory.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = [load_run(s, key=f"r{i}") for i, s in enumerate(sources)]
+    prefixes = {r.key: os.path.relpath(r.path, out_dir.resolve()).replace(os.sep, "/") + "/" for r in runs}
+    RunDir(out_dir).write_json("meta.json", {
+        "run_id": out_dir.name, "label": "merged", "merged": [str(s) for s in sources],
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "harness_version": __version__,
+    })
+    summary = write_outputs(out_dir, runs, prefixes, {"merged_from": [str(s) for s in sources]})
+    return out_dir, summary
+
+
+def render_dir(path: str | Path) -> tuple[Path, dict]:
+    """Re-render a stored run (or a merged report) from its files."""
+    rd = open_run(path)
+    meta = rd.read_json("meta.json", {}) or {}
+    if isinstance(meta.get("merged"), list):
+        return merge([rd.path], rd.path)
+    return rd.path, finish_run(rd)
