@@ -230,8 +230,11 @@ class Cluster:
         self.record_versions()
         return self
 
-    def wait_ready(self, deadline: float) -> None:
+    def wait_ready(self, deadline: float, services: list[str] | None = None) -> None:
+        """Wait for the design's readiness checks (only those of ``services`` if given)."""
         checks = self.meta.get("ready") or []
+        if services is not None:
+            checks = [c for c in checks if c.get("service") in services]
         for spec in checks:
             svc = spec.get("service")
             container = self.container(svc) if svc else None
@@ -249,6 +252,12 @@ class Cluster:
                 raise HostError(f"{what} did not answer before the bring-up deadline (last error: {e}); "
                                 f"log tail: {tail}") from None
             self.progress.status(f"{what}: {answer}")
+
+    def recreate(self, service: str, timeout: float = 120) -> None:
+        """Create a service's container again from the run's compose file (after a wipe)."""
+        _compose(self.project, [self.resolved], ["up", "-d", "--no-deps", "--no-build", "--pull", "never",
+                                                 "--force-recreate", service],
+                 env=self.compose_env(), timeout=timeout)
 
     def _exited(self, container: str) -> bool:
         r = docker.run(["inspect", "-f", "{{.State.Status}}", container], check=False)

@@ -333,7 +333,7 @@ def pytest_unconfigure(config):
         from .report import finish_run
     except ImportError:
         return
-    if not opt(config, "no_report"):
+    if not opt(config, "no-report"):
         try:
             finish_run(s.run)
         except Exception as e:  # a report failure must not hide the test outcome

@@ -48,11 +48,12 @@ class Imap:
         info = self.c.select_folder(mailbox, readonly=True)
         uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         msgs = []
-        if int(info.get(b"EXISTS", 0)):
-            data = self.c.fetch("1:*", FETCH)
-            for seq, d in data.items():
+        uids = self.c.search("ALL") if int(info.get(b"EXISTS", 0)) else []
+        if uids:
+            data = self.c.fetch(uids, FETCH)
+            for uid, d in data.items():  # imapclient keys the result by UID
                 hdr = d.get(HEADER_ITEM) or next((v for k, v in d.items() if k.startswith(b"BODY[HEADER")), b"")
-                msgs.append({"uid": int(d[b"UID"]), "token": token_of(hdr), "flags": _flags(d.get(b"FLAGS", ()))})
+                msgs.append({"uid": int(uid), "token": token_of(hdr), "flags": _flags(d.get(b"FLAGS", ()))})
         self.c.unselect_folder() if hasattr(self.c, "unselect_folder") else self.c.close_folder()
         msgs.sort(key=lambda m: m["uid"])
         return {"uidvalidity": uidvalidity, "messages": msgs}

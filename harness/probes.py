@@ -1,0 +1,148 @@
+"""Availability probes and long-lived sessions through the client endpoints.
+
+A prober per protocol fires a new, independent connection every ``1/rate`` seconds. Each probe
+runs in its own logical process (``probe-imap-0`` … ``probe-imap-9``, one probe at a time each),
+so a probe that hangs until its timeout does not lower the sampling rate: the failover gap is
+measured to about one probe interval.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from .clients.imap import ERRORS as IMAP_ERRORS
+from .clients.imap import Imap, ImapClient
+from .clients.pop3 import Pop3Client
+from .clients.smtp import SmtpClient
+from .clients.webmail import WebmailClient, WebmailError, WebmailSession
+from .clients import short_error
+from .history import History
+
+PROTOS = ("smtp", "imap", "pop3", "http")
+
+
+class Prober:
+    """Probes every protocol in ``protos`` at ``rate`` Hz through the design's endpoints."""
+
+    def __init__(self, topo, history: History, protos=PROTOS, rate: float = 10.0, timeout: float = 0.9):
+        self.topo = topo
+        self.h = history
+        self.protos = [p for p in protos if topo.has_endpoint(p)]
+        self.rate = rate
+        self.timeout = timeout
+        self.workers = max(1, int(round(rate * (timeout + 0.1))))
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _probe_fn(self, proto: str, proc: str):
+        host, port = self.topo.endpoint(proto)
+        nodes = self.topo.node_names
+        user, pw = self.topo.probe_user()
+        if proto == "smtp":
+            c = SmtpClient(self.h, proc, nodes, self.timeout)
+            return lambda: c.probe(host, port, "vip")
+        if proto == "imap":
+            c = ImapClient(self.h, proc, nodes, self.timeout)
+            return lambda: c.probe(host, port, user, pw, "vip")
+        if proto == "pop3":
+            c = Pop3Client(self.h, proc, nodes, self.timeout)
+            return lambda: c.probe(host, port, user, pw, "vip")
+        if proto == "http":
+            c = WebmailClient(self.h, proc, nodes, self.timeout)
+            return lambda: c.probe(f"http://{host}:{port}", "vip")
+        raise ValueError(proto)
+
+    def _loop(self, proto: str, k: int):
+        proc = f"probe-{proto}-{k}"
+        fn = self._probe_fn(proto, proc)
+        period = self.workers / self.rate
+        next_t = time.monotonic() + k / self.rate
+        while not self._stop.is_set():
+            delay = next_t - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            fn()
+            next_t += period
+            if next_t < time.monotonic():  # fell behind (a probe hung): realign, don't burst
+                next_t = time.monotonic() + period
+
+    def start(self):
+        for proto in self.protos:
+            for k in range(self.workers):
+                t = threading.Thread(target=self._loop, args=(proto, k), daemon=True, name=f"probe-{proto}-{k}")
+                t.start()
+                self._threads.append(t)
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=self.timeout + 5)
+
+
+class Sessions:
+    """Long-lived client sessions: IMAP connections that NOOP twice a second, webmail sessions
+    that list the inbox every second. A session the server breaks is a ``session`` op that
+    fails (``broken``); the client then reconnects, like a mail client would."""
+
+    def __init__(self, topo, history: History, imap: int = 4, webmail: int = 2, timeout: float = 2.0):
+        self.topo = topo
+        self.h = history
+        self.n_imap = imap if topo.has_endpoint("imap") else 0
+        self.n_web = webmail if topo.has_endpoint("http") else 0
+        self.timeout = timeout
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _imap(self, k: int):
+        proc = f"session-imap-{k}"
+        host, port = self.topo.endpoint("imap")
+        users = list(self.topo.users().items())
+        user, pw = users[k % len(users)]
+        while not self._stop.is_set():
+            self.h.invoke(proc, "session", {"proto": "imap", "user": user})
+            ops, node = 0, None
+            try:
+                with Imap(host, port, user, pw, self.topo.node_names, self.timeout) as c:
+                    node = c.node
+                    c.c.select_folder("INBOX", readonly=True)
+                    while not self._stop.wait(0.5):
+                        c.c.noop()
+                        ops += 1
+                self.h.ok(proc, "session", {"proto": "imap", "ops": ops}, node=node)
+            except IMAP_ERRORS as e:
+                self.h.fail(proc, "session", {"proto": "imap", "ops": ops}, node=node, error=f"broken: {short_error(e)}")
+                self._stop.wait(0.2)
+
+    def _web(self, k: int):
+        proc = f"session-http-{k}"
+        host, port = self.topo.endpoint("http")
+        users = list(self.topo.users().items())
+        user, pw = users[-1 - (k % len(users))]
+        while not self._stop.is_set():
+            self.h.invoke(proc, "session", {"proto": "http", "user": user})
+            ops, ws = 0, WebmailSession(f"http://{host}:{port}", self.timeout, self.topo.node_names)
+            try:
+                ws.login(user, pw)
+                while not self._stop.wait(1.0):
+                    ws.list_inbox()
+                    ops += 1
+                self.h.ok(proc, "session", {"proto": "http", "ops": ops}, node=ws.node)
+            except (WebmailError, OSError, Exception) as e:  # requests errors subclass OSError-like bases
+                self.h.fail(proc, "session", {"proto": "http", "ops": ops}, node=ws.node,
+                            error=f"broken: {short_error(e)}")
+                self._stop.wait(0.5)
+
+    def start(self):
+        for k in range(self.n_imap):
+            self._threads.append(threading.Thread(target=self._imap, args=(k,), daemon=True))
+        for k in range(self.n_web):
+            self._threads.append(threading.Thread(target=self._web, args=(k,), daemon=True))
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=self.timeout + 10)
