@@ -30,7 +30,24 @@ def test_heartbeat_only_over_the_crossover_gives_two_holders():
     assert r["dual_holder_s"] == 5.0
     assert r["vips"]["10.231.0.200"]["dual_intervals"] == [
         {"start": 10.01, "end": 15.01, "seconds": 5.0, "holders": [A, B]}]
-    assert r["reasons"][0].startswith("VIP 10.231.0.200 held by 2 nodes at once (mirror-a, mirror-b from t=10.01)")
+    assert r["reasons"][0].startswith("VIP 10.231.0.200 held by 2 nodes at once (mirror-a, mirror-b from t=10.01 for 5.0 s)")
+
+
+def test_vrrp_handover_overlap_is_not_split_brain_but_is_reported():
+    # failback: the recovered master adds the VIP 20 ms before the old one drops it
+    h = H().vip([B], at=0.0).vip([A, B], at=5.0).vip([A], at=5.02).vip([A], at=9.0)
+    r = split(h, min_ok=1)
+    assert r["valid"] == "pass"
+    assert r["handovers"] == 1 and r["longest_handover_s"] == 0.02
+    assert r["max_holders"] == 2 and r["split_brain_s"] == 0.0
+    # with no tolerance the same overlap is judged
+    assert split(h, handover_s=0, min_ok=1)["valid"] == "fail"
+
+
+def test_overlap_longer_than_a_handover_is_split_brain():
+    h = H().vip([B], at=0.0).vip([A, B], at=5.0).vip([A], at=5.8).vip([A], at=9.0)
+    r = split(h, handover_s=0.5, min_ok=1)
+    assert r["valid"] == "fail" and r["split_brain_s"] == 0.8
 
 
 def test_two_vips_are_judged_separately():
