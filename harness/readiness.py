@@ -5,6 +5,7 @@ still accepts connections: an open port proves nothing.)
 """
 from __future__ import annotations
 
+import math
 import socket
 import time
 
@@ -75,7 +76,8 @@ def ldap(host: str, port: int = 389, timeout: float = 3.0, bind_dn: str | None =
     import ldap3
 
     server = ldap3.Server(host, port=port, connect_timeout=timeout, get_info=ldap3.NONE)
-    conn = ldap3.Connection(server, user=bind_dn, password=password, receive_timeout=timeout)
+    # ldap3 packs receive_timeout into SO_RCVTIMEO as integers: a float raises once connected
+    conn = ldap3.Connection(server, user=bind_dn, password=password, receive_timeout=max(1, math.ceil(timeout)))
     if not conn.bind():
         raise ConnectionError(f"LDAP bind failed: {conn.result.get('description')}")
     if base:

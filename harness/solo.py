@@ -33,7 +33,8 @@ class Solo:
 
 @contextmanager
 def solo(role: str, *, env: dict | None = None, cap_add: list[str] = (), devices: list[str] = (),
-         args: list[str] = (), command: list[str] = (), volumes: list[str] = (), tmpfs: list[str] = ()):
+         args: list[str] = (), command: list[str] = (), volumes: list[str] = (), tmpfs: list[str] = (),
+         subnet: str | None = None, ip: str | None = None):
     """Start ``role``'s image alone on a fresh labelled network; yields a ``Solo``."""
     ref = images.resolve(role)
     if not ref:
@@ -45,8 +46,10 @@ def solo(role: str, *, env: dict | None = None, cap_add: list[str] = (), devices
     net = f"mailha-{run_id}"
     name = f"mailha-{run_id}-{role}"
     try:
-        docker.run(["network", "create", *labels, net])
+        docker.run(["network", "create", *labels, *(["--subnet", subnet] if subnet else []), net])
         argv = ["run", "-d", "--name", name, "--hostname", role, "--network", net, *labels]
+        if ip:
+            argv += ["--ip", ip]
         for k, v in (env or {}).items():
             argv += ["-e", f"{k}={v}"]
         for c in cap_add:

@@ -1,6 +1,8 @@
 """LDAP client (ldap3): bind, search and add, recorded in the history."""
 from __future__ import annotations
 
+import math
+
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
@@ -16,7 +18,9 @@ class LdapClient:
         self.timeout = timeout
 
     def _conn(self, dn=None, password=None) -> ldap3.Connection:
-        c = ldap3.Connection(self.server, user=dn, password=password, receive_timeout=self.timeout, raise_exceptions=True)
+        # receive_timeout must be an integer (ldap3 packs it into SO_RCVTIMEO)
+        c = ldap3.Connection(self.server, user=dn, password=password, receive_timeout=max(1, math.ceil(self.timeout)),
+                             raise_exceptions=True)
         c.bind()
         return c
 
