@@ -1,0 +1,244 @@
+"""Smoke tests of the nas role image: GlusterFS over FUSE (default) and nfs-ganesha.
+
+Everything runs on one labelled network per test module (harness.solo); client containers
+are started from the same image on that network with the same run label, so the solo
+teardown removes them (and their anonymous volumes) too.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from harness import docker, images
+from harness.cluster import owner_label
+from harness.docker import LABEL_DESIGN, LABEL_OWNER, LABEL_RUN
+from harness.solo import Solo, solo
+
+FUSE_CLIENT = dict(cap_add=["SYS_ADMIN"], devices=["/dev/fuse"])
+
+
+@pytest.fixture
+def note(request, capsys):
+    """``note(name, value)``: a timing or fact, printed even under -q and kept in junit.xml."""
+    def _note(name: str, value) -> None:
+        request.node.user_properties.append((name, value))
+        with capsys.disabled():
+            print(f"\n    [nas] {name}: {value}")
+    return _note
+
+
+def sidecar(s: Solo, name: str, *, cap_add=(), devices=(), env=None, command=("sleep", "infinity")) -> str:
+    """Another container from the nas image on the solo's network, with the solo's run label."""
+    cname = f"{s.name}-{name}"
+    argv = ["run", "-d", "--name", cname, "--hostname", name, "--network", s.network,
+            "--label", f"{LABEL_RUN}={s.run_id}", "--label", f"{LABEL_OWNER}={owner_label()}",
+            "--label", f"{LABEL_DESIGN}=solo-nas"]
+    for c in cap_add:
+        argv += ["--cap-add", c]
+    for d in devices:
+        argv += ["--device", d]
+    for k, v in (env or {}).items():
+        argv += ["-e", f"{k}={v}"]
+    docker.run([*argv, images.resolve("nas"), *command])
+    return cname
+
+
+def ip_of(container: str) -> str:
+    return docker.run(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                       container]).out.strip()
+
+
+def sh(container: str, cmd: str, timeout: float = 60) -> docker.Result:
+    return docker.exec_(container, ["bash", "-c", cmd], timeout=timeout)
+
+
+def wait_ready(container: str, env: dict | None = None, timeout: float = 120) -> float:
+    """Seconds until ``nas-ready`` passes inside ``container``; fails with its last answer."""
+    t0 = time.monotonic()
+    envs = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+    last = None
+    while time.monotonic() - t0 < timeout:
+        last = sh(container, f"{envs} nas-ready", timeout=30)
+        if last.ok:
+            return time.monotonic() - t0
+        time.sleep(0.3)
+    logs = docker.run(["logs", "--tail", "15", container], check=False)
+    pytest.fail(f"{container}: expected nas-ready to pass within {timeout:.0f} s; last answer: "
+                f"{(last.err or last.out).strip()[-300:]}\nlogs: {(logs.out + logs.err)[-1200:]}")
+
+
+def mount(client: str, server: str, volume: str = "mail", mp: str = "/mnt/mail", backups: str = "") -> float:
+    t0 = time.monotonic()
+    r = sh(client, f"nas-mount {server} {volume} {mp} {backups}", timeout=90)
+    assert r.ok, f"{client}: expected nas-mount {server} {volume} {mp} to succeed, got exit {r.rc}: {(r.err or r.out).strip()}"
+    mounts = sh(client, f"grep ' {mp} ' /proc/mounts").out
+    assert "fuse.glusterfs" in mounts, f"{client}: nas-mount said ok but /proc/mounts has {mounts!r}"
+    return time.monotonic() - t0
+
+
+# -- GlusterFS: one NAS, two FUSE clients -----------------------------------------------------
+@pytest.fixture(scope="module")
+def gluster():
+    t0 = time.monotonic()
+    with solo("nas", cap_add=["SYS_ADMIN"]) as nas:
+        ready = wait_ready(nas.name)
+        c1 = sidecar(nas, "client1", **FUSE_CLIENT)
+        c2 = sidecar(nas, "client2", **FUSE_CLIENT)
+        yield {"nas": nas, "c1": c1, "c2": c2, "ready": ready, "start_to_ready": time.monotonic() - t0}
+
+
+def test_gluster_volume_is_shared_by_two_fuse_clients(gluster, note):
+    """A file written with fsync through one FUSE mount is read back through another."""
+    nas, c1, c2 = gluster["nas"], gluster["c1"], gluster["c2"]
+    note("gluster_start_to_ready_s", round(gluster["start_to_ready"], 2))
+    note("gluster_run_to_ready_s", round(gluster["ready"], 2))
+    note("mount_client1_s", round(mount(c1, nas.ip), 2))
+    note("mount_client2_s", round(mount(c2, nas.ip), 2))
+
+    token = uuid.uuid4().hex
+    t0 = time.monotonic()
+    w = sh(c1, f"printf %s {token} | dd of=/mnt/mail/smoke-{token} conv=fsync status=none")
+    assert w.ok, f"write with fsync through client1 failed: {w.err.strip()}"
+    note("write_fsync_s", round(time.monotonic() - t0, 3))
+    r = sh(c2, f"cat /mnt/mail/smoke-{token}")
+    assert r.ok and r.out == token, f"client2 expected to read {token!r}, got exit {r.rc}: {r.out!r} {r.err.strip()!r}"
+    b = sh(nas.name, f"cat /bricks/mail/smoke-{token}")
+    assert b.out == token, f"expected the file on the NAS brick /bricks/mail, got {b.out!r} {b.err.strip()!r}"
+
+
+def test_gluster_volume_has_dovecot_safe_options(gluster):
+    """The client caches that corrupted Dovecot's index (storage note, pitfall 1) are off."""
+    nas = gluster["nas"]
+    for opt in ("performance.write-behind", "performance.quick-read", "performance.stat-prefetch",
+                "performance.open-behind", "performance.io-cache", "performance.read-ahead",
+                "performance.readdir-ahead"):
+        out = sh(nas.name, f"gluster --mode=script volume get mail {opt}").out
+        assert f"{opt} " in out and " off" in out, f"expected {opt} off on volume mail, got: {out.strip()[-200:]}"
+    mounts = sh(gluster["c1"], "ps -o args= -C glusterfs").out
+    for o in ("attribute-timeout=0", "entry-timeout=0", "negative-timeout=0"):
+        assert o in mounts, f"expected the FUSE client to run with {o}; its command line: {mounts.strip()}"
+
+
+def test_failed_fuse_mount_is_reported(gluster):
+    """Without CAP_SYS_ADMIN `mount -t glusterfs` can exit 0; nas-mount must still fail."""
+    nas = gluster["nas"]
+    bad = sidecar(nas, "nocap", devices=["/dev/fuse"])
+    r = sh(bad, f"NAS_MOUNT_TIMEOUT=3 nas-mount {nas.ip} mail /mnt/mail")
+    assert r.rc != 0, f"expected nas-mount to fail without SYS_ADMIN, got exit 0: {r.out.strip()}"
+    assert "not in /proc/mounts" in r.err, f"expected the /proc/mounts verdict in the error, got: {r.err.strip()}"
+
+
+def test_gluster_pause_stalls_a_write_which_then_completes(gluster, note):
+    """`docker pause` of the NAS for 3 s blocks a client's fsync'd write; it completes after unpause."""
+    nas, c1, c2 = gluster["nas"], gluster["c1"], gluster["c2"]
+    token = uuid.uuid4().hex
+    cmd = (f"s=$(date +%s%N); printf %s {token} | dd of=/mnt/mail/pause-{token} conv=fsync status=none; "
+           f"rc=$?; e=$(date +%s%N); echo $rc $(( (e - s) / 1000000 ))")
+    docker.run(["pause", nas.name])
+    paused = time.monotonic()
+    try:
+        writer = subprocess.Popen([docker.docker_bin(), "exec", c1, "bash", "-c", cmd],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert writer.poll() is None, f"expected the write to block while the NAS is paused; it ended: {writer.communicate()}"
+    finally:
+        docker.run(["unpause", nas.name])
+    pause_len = time.monotonic() - paused
+    out, err = writer.communicate(timeout=60)
+    rc, ms = (out.split() + ["?", "?"])[:2]
+    assert rc == "0", f"expected the stalled write to succeed after unpause, got rc {rc}: {err.strip()}"
+    stall = int(ms) / 1000
+    note("pause_s", round(pause_len, 2))
+    note("write_stall_s", stall)
+    assert stall >= 2.0, f"expected the write to stall about as long as the pause ({pause_len:.1f} s), it took {stall:.2f} s"
+    r = sh(c2, f"cat /mnt/mail/pause-{token}")
+    assert r.out == token, f"client2 expected {token!r} after the stall, got {r.out!r} {r.err.strip()!r}"
+
+
+def test_gluster_kill_and_start_is_idempotent(gluster, note):
+    """After `docker kill` + `docker start` the existing volume comes back and clients see the data."""
+    nas, c2 = gluster["nas"], gluster["c2"]
+    token = uuid.uuid4().hex
+    assert sh(gluster["c1"], f"printf %s {token} | dd of=/mnt/mail/kill-{token} conv=fsync status=none").ok
+    docker.run(["kill", nas.name])
+    t0 = time.monotonic()
+    docker.run(["start", nas.name])
+    ready = wait_ready(nas.name, timeout=90)
+    note("gluster_restart_to_ready_s", round(ready, 2))
+    # The entrypoint logs its verdict after `volume start force`, which may end after readiness.
+    deadline = time.monotonic() + 30
+    while True:
+        logs = docker.run(["logs", nas.name], check=False)
+        text = logs.err + logs.out
+        if "volume mail exists; started" in text:
+            break
+        assert time.monotonic() < deadline, "expected the restart to reuse the existing volume ('volume mail exists; started')"
+        time.sleep(0.5)
+    assert text.count("volume mail created") == 1, "expected the volume to be created once, not again on restart"
+    assert ip_of(nas.name) == nas.ip, "the NAS came back on another address; clients cannot follow that"
+    # The FUSE client reconnects by itself (every few seconds); the old mount must work again.
+    deadline = time.monotonic() + 30
+    while True:
+        r = sh(c2, f"cat /mnt/mail/kill-{token}")
+        if r.out == token:
+            break
+        assert time.monotonic() < deadline, f"client2 still cannot read after restart: {r.err.strip()}"
+        time.sleep(0.5)
+    note("client_back_after_start_s", round(time.monotonic() - t0, 2))
+
+
+# -- GlusterFS: replica 2 across two NAS containers ------------------------------------------
+def test_gluster_replica2_survives_one_nas_killed(note):
+    """NAS_PEERS + NAS_CREATE=1 make a replica-2 volume; with one NAS killed the client still writes."""
+    t0 = time.monotonic()
+    with solo("nas", cap_add=["SYS_ADMIN"], env={"NAS_VOLUME": "rep", "NAS_CREATE": "0"}) as n2:
+        # n2 starts first and waits to be probed (NAS_CREATE=0); n1 probes it and creates.
+        n1 = sidecar(n2, "nas1", cap_add=["SYS_ADMIN"], command=(),
+                     env={"NAS_VOLUME": "rep", "NAS_PEERS": n2.ip, "NAS_CREATE": "1"})
+        ip1 = ip_of(n1)
+        wait_ready(n1, env={"NAS_VOLUME": "rep"}, timeout=180)
+        wait_ready(n2.name, env={"NAS_VOLUME": "rep"}, timeout=60)
+        note("replica2_start_to_ready_s", round(time.monotonic() - t0, 2))
+        info = sh(n1, "gluster --mode=script volume info rep").out
+        assert "Number of Bricks: 1 x 2 = 2" in info, f"expected a replica-2 volume, got: {info.strip()}"
+        c = sidecar(n2, "client", **FUSE_CLIENT)
+        mount(c, ip1, "rep", "/mnt/rep", backups=n2.ip)
+        token = uuid.uuid4().hex
+        assert sh(c, f"printf %s {token} | dd of=/mnt/rep/a-{token} conv=fsync status=none").ok
+        for node in (n1, n2.name):
+            got = sh(node, f"cat /bricks/rep/a-{token}").out
+            assert got == token, f"expected the file on both bricks; {node} has {got!r}"
+        docker.run(["kill", n2.name])
+        t1 = time.monotonic()
+        w = sh(c, f"printf %s {token} | dd of=/mnt/rep/b-{token} conv=fsync status=none && cat /mnt/rep/a-{token}")
+        note("replica2_write_with_one_nas_killed_s", round(time.monotonic() - t1, 2))
+        assert w.ok and w.out == token, f"expected writes and reads with one NAS killed, got exit {w.rc}: {w.err.strip()}"
+
+
+# -- nfs-ganesha -------------------------------------------------------------------------------
+def test_ganesha_serves_nfs_to_a_userspace_client(note):
+    """NAS_BACKEND=ganesha answers NFSv3 and NFSv4 from libnfs (nfs-ls, nfs-cp both ways)."""
+    env = {"NAS_BACKEND": "ganesha"}
+    t0 = time.monotonic()
+    with solo("nas", env=env, cap_add=["SYS_ADMIN", "DAC_READ_SEARCH"]) as nas:
+        wait_ready(nas.name, env=env, timeout=60)
+        note("ganesha_start_to_ready_s", round(time.monotonic() - t0, 2))
+        c = sidecar(nas, "nfsclient")
+        url = f"nfs://{nas.ip}/export"
+        ls = sh(c, f"nfs-ls {url}")
+        assert ls.ok, f"expected nfs-ls {url} to answer, got exit {ls.rc}: {ls.err.strip()}"
+        token = uuid.uuid4().hex
+        t1 = time.monotonic()
+        cp = sh(c, f"head -c 1048576 /dev/urandom > /tmp/up && printf %s {token} >> /tmp/up && "
+                   f"nfs-cp /tmp/up {url}/{token}.bin && nfs-cp {url}/{token}.bin /tmp/down && "
+                   f"cmp /tmp/up /tmp/down && tail -c 32 /tmp/down")
+        note("ganesha_1MiB_roundtrip_s", round(time.monotonic() - t1, 2))
+        last = (cp.out.strip().splitlines() or [""])[-1]
+        assert cp.ok and last == token, f"expected a 1 MiB round trip via nfs-cp, got exit {cp.rc}: {cp.err.strip()}"
+        v4 = sh(c, f"nfs-ls '{url}?version=4'")
+        assert f"{token}.bin" in v4.out, f"expected NFSv4 to list {token}.bin, got exit {v4.rc}: {v4.out.strip()} {v4.err.strip()}"
+        on_disk = sh(nas.name, f"tail -c 32 /export/{token}.bin").out
+        assert on_disk == token, f"expected the file under /export on the NAS, got {on_disk!r}"
