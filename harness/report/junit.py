@@ -105,7 +105,9 @@ def claims_junit(summary: dict) -> ET.Element:
         ET.SubElement(props, "property", name=k, value=", ".join(map(str, v)) if isinstance(v, list) else str(v))
     for c in cells:
         tc = ET.SubElement(suite, "testcase", classname=c["design"], name=c["claim"], time="0")
-        lines = [f"claim: {c['label']} ({c['kind']})", f"claimed: {c['as_written']}",
+        lines = [f"claim: {c['label']} ({'seed table row' if c['kind'] == 'row' else 'prose claim'})",
+                 f"claimed: {c['claimed']}" + (f" — {c['as_written']!r}" if c['kind'] == 'prose' else
+                                                (f" ({c['as_written']})" if c['as_written'] != c['claimed'] else "")),
                  f"measured: {c['measured'] if c['measured'] is not None else 'not certified'}"
                  + (" (partial)" if c.get("partial") else ""),
                  f"agreement: {c['agreement']} ({c['reason']})", f"what mailha measures: {c.get('measure') or '-'}"]
@@ -117,8 +119,8 @@ def claims_junit(summary: dict) -> ET.Element:
         a = c["agreement"]
         if a == "disagree":
             counts["failures"] += 1
-            f = ET.SubElement(tc, "failure", type="disagree",
-                              message=f"claimed {c['as_written']}, measured {c['measured']}")
+            claimed = c["claimed"] if c["kind"] == "prose" else c["as_written"]
+            f = ET.SubElement(tc, "failure", type="disagree", message=f"claimed {claimed}, measured {c['measured']}")
             f.text = c["reason"]
         elif a in ("unknown", "not certified"):
             counts["skipped"] += 1
