@@ -244,3 +244,26 @@ def test_test_filter_keeps_one_test():
     h2 = H(test="t::b").sends(["other"], start=1.0)
     events = sorted(h1.events + h2.events, key=lambda e: e.t)
     assert run_checker("messages", events, test="t::a")["sends"]["ok"] == 10
+
+
+def test_wiped_node_exposes_only_mail_younger_than_the_recovery_point():
+    # A is destroyed at t=3.0; B (rebuilt from A before) lacks the last three sends
+    h = H().sends(TOKS, start=1.0)  # acked at 1.05, 1.25, ..., 2.85
+    h = both(h, TOKS[:7], TOKS[:7])
+    r = messages(h, loss_at=3.0, rpo_s=0.6)  # acked at 2.45, 2.65, 2.85: inside the window
+    assert r["valid"] == "pass"
+    assert r["exposed"]["count"] == 3 and r["exposed"]["tokens"] == sorted(TOKS[7:])
+    # with a recovery point of zero the same loss fails
+    assert messages(h, loss_at=3.0, rpo_s=0.0)["valid"] == "fail"
+    # mail older than the window that is lost fails
+    h2 = both(H().sends(TOKS, start=1.0), TOKS[:3], TOKS[:3])
+    assert messages(h2, loss_at=3.0, rpo_s=0.5)["valid"] == "fail"
+
+
+def test_prefix_ignores_mail_left_by_earlier_tests():
+    h = H().sends(["mh-t2-1", "mh-t2-2"], start=1.0)
+    h.final_read(A, {USER: {"INBOX": [(1, "mh-t1-9", []), (2, "mh-t2-1", []), (3, "mh-t2-2", [])]}})
+    h.final_read(B, {USER: {"INBOX": [(1, "mh-t1-9", []), (2, "mh-t2-1", []), (3, "mh-t2-2", [])]}})
+    assert messages(h, min_ok=1)["valid"] == "fail"  # mh-t1-9 is unexpected without a prefix
+    r = messages(h, min_ok=1, prefix="mh-t2-")
+    assert r["valid"] == "pass" and r["ignored_other_tokens"] == 2

@@ -62,10 +62,17 @@ def check(events, *, f=("probe", "session"), nodes=None, band=None, expect=None,
     return out
 
 
+# workload operations carry no proto field: their function says which protocol served them
+F_PROTO = {"send": "smtp", "read": "imap", "flag": "imap", "expunge": "imap", "move": "imap",
+           "pop-read": "pop3", "pop-delete": "pop3", "webmail-list": "http"}
+
+
 def _proto(op) -> str:
-    p = value(op).get("proto")
+    p = value(op).get("proto") or op.invoke.value and op.invoke.value.get("proto")
     if p:
         return str(p)
+    if op.f in F_PROTO:
+        return F_PROTO[op.f]
     parts = op.proc.split("-")  # probe-imap, session-imap-3
     return parts[1] if len(parts) > 1 else op.proc
 

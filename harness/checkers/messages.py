@@ -30,9 +30,13 @@ RANK = {"ok": 2, "info": 1, "fail": 0}  # a token sent twice counts by its best 
 
 
 def check(events, *, nodes=None, min_ok=None, allow_duplicates=False, fail_on_failed_but_delivered=True,
-          fail_on_resurrected=True, require="each", prefix=None) -> dict:
+          fail_on_resurrected=True, require="each", prefix=None, loss_at=None, rpo_s=None) -> dict:
     """``prefix``: only tokens starting with it count (a test's own mail, when earlier tests left
-    theirs in the same mailboxes); the rest of the mailbox is ignored, not 'unexpected'."""
+    theirs in the same mailboxes); the rest of the mailbox is ignored, not 'unexpected'.
+
+    ``loss_at`` + ``rpo_s``: a storage holder was destroyed at ``loss_at``; mail acknowledged
+    less than ``rpo_s`` before it may be lost with it (asynchronous replication's recovery point).
+    Such losses are reported as ``exposed``; older acknowledged mail that is lost fails the check."""
     if require not in ("each", "any"):
         raise ValueError(f"require must be 'each' or 'any', got {require!r}")
     sends = _sends(events)
@@ -58,6 +62,12 @@ def check(events, *, nodes=None, min_ok=None, allow_duplicates=False, fail_on_fa
         for (user, token) in per_node[node]["held"]:
             present_anywhere[token].add(user)
 
+    exposed: set[str] = set()
+    if loss_at is not None and rpo_s is not None:
+        young = {t for t, sd in acked.items() if sd["end"] is not None and sd["end"] >= float(loss_at) - float(rpo_s)}
+        for r in per_node.values():
+            exposed |= r["lost"] & young
+            r["lost"] = r["lost"] - young
     lost_everywhere = sorted(set.intersection(*[per_node[n]["lost"] for n in required if n in per_node])
                              if any(n in per_node for n in required) else set())
     info = [t for t, s in sends.items() if s["type"] == "info"]
@@ -118,6 +128,8 @@ def check(events, *, nodes=None, min_ok=None, allow_duplicates=False, fail_on_fa
         "failed_final_reads": failed_reads,
         "stable_latency": _latency(events, acked, touched),
     })
+    if loss_at is not None and rpo_s is not None:
+        out["exposed"] = {**tokset(exposed), "loss_at": rnd(float(loss_at)), "rpo_s": float(rpo_s)}
     if prefix:
         out["prefix"] = prefix
         out["ignored_other_tokens"] = foreign
