@@ -1,0 +1,247 @@
+"""Smoke tests of the ecm role image: Postfix relay + rspamd milter + clamd, failing closed.
+
+The next hop is a real SMTP server: Postfix's `smtp-sink` in a second container of the same
+image (the solo container), dumping every message it accepts under /sink. The ECM runs next
+to it on the same labelled network with ECM_NEXT_HOP pointing at the sink's address.
+"""
+from __future__ import annotations
+
+import json
+import smtplib
+import time
+import uuid
+from email.message import EmailMessage
+
+import pytest
+
+from harness import docker, images
+from harness.cluster import owner_label
+from harness.docker import LABEL_DESIGN, LABEL_OWNER, LABEL_RUN
+from harness.solo import solo
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+SINK_CMD = ["sh", "-c", "mkdir -p /sink && chown nobody /sink && "
+            "exec smtp-sink -u nobody -d /sink/%H%M%S. 0.0.0.0:25 64"]
+QUEUE_ENV = {"ECM_QUEUE_RUN_DELAY": "10s", "ECM_MINIMAL_BACKOFF_TIME": "10s", "ECM_MAXIMAL_BACKOFF_TIME": "20s"}
+
+
+@pytest.fixture
+def note(request, capsys):
+    """``note(name, value)``: a timing or fact, printed even under -q and kept in junit.xml."""
+    def _note(name: str, value) -> None:
+        request.node.user_properties.append((name, value))
+        with capsys.disabled():
+            print(f"\n    [ecm] {name}: {value}")
+    return _note
+
+
+def ip_of(container: str) -> str:
+    return docker.run(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                       container]).out.strip()
+
+
+def sh(container: str, cmd: str, timeout: float = 60) -> docker.Result:
+    return docker.exec_(container, ["bash", "-c", cmd], timeout=timeout)
+
+
+def message(kind: str) -> tuple[EmailMessage, str]:
+    """A test message of ``kind`` (clean, attachment, gtube, eicar) carrying a unique token."""
+    token = uuid.uuid4().hex
+    m = EmailMessage()
+    m["From"] = "sender@remote.test"
+    m["To"] = "alice@example.test"
+    m["Subject"] = f"ecm smoke {kind} {token}"
+    m["Message-ID"] = f"<{token}@mailha.test>"
+    m["X-Mailha-Token"] = token
+    m.set_content(GTUBE if kind == "gtube" else f"hello, this is {kind} {token}\n")
+    if kind == "eicar":
+        m.add_attachment(EICAR, maintype="application", subtype="octet-stream", filename="eicar.com")
+    elif kind == "attachment":
+        m.add_attachment(b"%PDF-1.4 harmless bytes " + token.encode(), maintype="application",
+                         subtype="pdf", filename="report.pdf")
+    return m, token
+
+
+def submit(ip: str, m: EmailMessage) -> tuple[int, str, float]:
+    """Send one message; the final SMTP code and text, and how long it took."""
+    t0 = time.monotonic()
+    try:
+        with smtplib.SMTP(ip, 25, timeout=60) as s:
+            s.send_message(m)
+        code, text = 250, "accepted"
+    except smtplib.SMTPRecipientsRefused as e:
+        code, raw = next(iter(e.recipients.values()))
+        text = raw.decode(errors="replace")
+    except smtplib.SMTPResponseException as e:  # DATA refused, MAIL refused, or a 4xx greeting
+        code, text = e.smtp_code, e.smtp_error.decode(errors="replace")
+    return code, text, time.monotonic() - t0
+
+
+def wait_for_token(sink: str, token: str, timeout: float) -> float | None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if sh(sink, f"grep -rlq {token} /sink").ok:
+            return time.monotonic() - t0
+        time.sleep(0.5)
+    return None
+
+
+@pytest.fixture(scope="module")
+def ecm():
+    """The sink (solo) and the ECM next to it; yields names, addresses and start timings."""
+    with solo("ecm", command=SINK_CMD) as sink:
+        name = f"{sink.name}-filter"
+        env = {"ECM_NEXT_HOP": f"smtp:[{sink.ip}]:25", **QUEUE_ENV}
+        argv = ["run", "-d", "--name", name, "--hostname", "ecm", "--network", sink.network,
+                "--label", f"{LABEL_RUN}={sink.run_id}", "--label", f"{LABEL_OWNER}={owner_label()}",
+                "--label", f"{LABEL_DESIGN}=solo-ecm"]
+        for k, v in env.items():
+            argv += ["-e", f"{k}={v}"]
+        t0 = time.monotonic()
+        docker.run([*argv, images.resolve("ecm")])
+        ip = ip_of(name)
+        last = None
+        while time.monotonic() - t0 < 120:
+            last = sh(name, "ecm-ready")
+            if last.ok:
+                break
+            time.sleep(0.2)
+        else:
+            logs = docker.run(["logs", "--tail", "30", name], check=False)
+            pytest.fail(f"ECM not ready within 120 s: {last.err.strip()}\n{(logs.out + logs.err)[-2000:]}")
+        yield {"name": name, "ip": ip, "sink": sink.name, "sink_ip": sink.ip, "ready": time.monotonic() - t0}
+
+
+def test_clean_mail_is_relayed_to_the_next_hop(ecm, note):
+    """A clean message gets 250 and arrives at the next hop (smtp-sink)."""
+    note("ecm_start_to_ready_s", round(ecm["ready"], 2))
+    m, token = message("clean")
+    code, text, secs = submit(ecm["ip"], m)
+    note("submit_clean_s", round(secs, 3))
+    assert code == 250, f"expected 250 for a clean message, got {code} {text}"
+    arrived = wait_for_token(ecm["sink"], token, 30)
+    assert arrived is not None, f"expected message {token} at the sink within 30 s; it did not arrive"
+    note("clean_arrival_after_250_s", round(arrived, 2))
+
+
+def test_gtube_is_rejected(ecm, note):
+    """GTUBE gets a permanent 554 at end of DATA."""
+    code, text, secs = submit(ecm["ip"], message("gtube")[0])
+    note("submit_gtube_s", round(secs, 3))
+    assert code == 554, f"expected 554 for GTUBE, got {code} {text}"
+
+
+def test_eicar_is_rejected_naming_the_virus(ecm, note):
+    """An EICAR attachment gets 554 naming the signature from the local test database."""
+    code, text, secs = submit(ecm["ip"], message("eicar")[0])
+    note("submit_eicar_s", round(secs, 3))
+    assert code == 554 and "Test.EICAR" in text, f"expected 554 naming Test.EICAR, got {code} {text}"
+
+
+def test_clamd_down_fails_closed(ecm, note):
+    """With clamd stopped nothing is accepted unscanned: EICAR and clean mail (with and without attachment) get 4xx."""
+    name = ecm["name"]
+    r = sh(name, "ecm-ctl stop clamd")
+    assert r.ok, f"ecm-ctl stop clamd failed: {r.err.strip()}"
+    try:
+        assert not sh(name, "ecm-ready clamd").ok, "clamd still answers after ecm-ctl stop clamd"
+        for kind in ("eicar", "attachment", "clean"):
+            code, text, secs = submit(ecm["ip"], message(kind)[0])
+            note(f"submit_{kind}_clamd_down_s", round(secs, 3))
+            assert 400 <= code < 500, f"expected a temporary error (4xx) for {kind} mail with clamd down, got {code} {text}"
+    finally:
+        t0 = time.monotonic()
+        sh(name, "ecm-ctl start clamd")
+        note("clamd_restart_to_ready_s", round(time.monotonic() - t0, 2))
+    code, text, _ = submit(ecm["ip"], message("eicar")[0])
+    assert code == 554, f"expected 554 for EICAR again once clamd is back, got {code} {text}"
+
+
+def test_rspamd_down_tempfails(ecm, note):
+    """With rspamd stopped Postfix answers 4xx (milter_default_action = tempfail)."""
+    name = ecm["name"]
+    assert sh(name, "ecm-ctl stop rspamd").ok, "ecm-ctl stop rspamd failed"
+    try:
+        code, text, secs = submit(ecm["ip"], message("clean")[0])
+        note("submit_clean_rspamd_down_s", round(secs, 3))
+        assert 400 <= code < 500, f"expected 4xx with rspamd down, got {code} {text}"
+    finally:
+        t0 = time.monotonic()
+        sh(name, "ecm-ctl start rspamd")
+        note("rspamd_restart_to_ready_s", round(time.monotonic() - t0, 2))
+    code, text, _ = submit(ecm["ip"], message("clean")[0])
+    assert code == 250, f"expected 250 again once rspamd is back, got {code} {text}"
+
+
+def queued(name: str) -> list[dict]:
+    out = sh(name, "postqueue -j").out
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_next_hop_down_defers_then_delivers(ecm, note):
+    """With the sink killed a clean message is still accepted and stays queued (deferred, never
+    bounced); once the sink is back it arrives."""
+    name, sink = ecm["name"], ecm["sink"]
+    docker.run(["kill", sink])
+    try:
+        m, token = message("clean")
+        code, text, secs = submit(ecm["ip"], m)
+        note("submit_clean_next_hop_down_s", round(secs, 3))
+        assert code == 250, f"expected 250 while the next hop is down, got {code} {text}"
+        deadline = time.monotonic() + 30
+        while True:
+            mine = [q for q in queued(name) if q.get("queue_name") == "deferred"]
+            if mine:
+                break
+            assert time.monotonic() < deadline, f"expected a deferred message within 30 s; queue: {queued(name)}"
+            time.sleep(0.5)
+        reason = mine[0]["recipients"][0].get("delay_reason", "")
+        note("deferral_reason", reason)
+        logs = docker.run(["logs", name], check=False)
+        assert "status=bounced" not in logs.out + logs.err, "expected no bounce while the next hop is down"
+    finally:
+        docker.run(["start", sink])
+    t0 = time.monotonic()
+    assert ip_of(sink) == ecm["sink_ip"], "the sink came back on another address; the ECM's next hop no longer points at it"
+    arrived = wait_for_token(sink, token, 90)
+    assert arrived is not None, f"expected the queued message {token} at the sink within 90 s of its return; queue: {queued(name)}"
+    note("queued_arrival_after_sink_start_s", round(time.monotonic() - t0, 2))
+    assert not queued(name), f"expected an empty queue after delivery, got {queued(name)}"
+
+
+def test_kill_and_start_keeps_the_queue(ecm, note):
+    """`docker kill` + `docker start` of the ECM: stale pid files do not block the start, and a
+    message deferred before the kill is delivered after it."""
+    name, sink = ecm["name"], ecm["sink"]
+    docker.run(["kill", sink])
+    sink_started = False
+    try:
+        m, token = message("clean")
+        code, text, _ = submit(ecm["ip"], m)
+        assert code == 250, f"expected 250 while the next hop is down, got {code} {text}"
+        deadline = time.monotonic() + 30
+        while not [q for q in queued(name) if q.get("queue_name") == "deferred"]:
+            assert time.monotonic() < deadline, f"expected a deferred message within 30 s; queue: {queued(name)}"
+            time.sleep(0.5)
+        docker.run(["kill", name])
+        # Docker hands out the lowest free address: restart in the original order (the sink
+        # first) so each container gets its old address back.
+        docker.run(["start", sink])
+        sink_started = True
+        assert ip_of(sink) == ecm["sink_ip"], "the sink came back on another address"
+        t0 = time.monotonic()
+        docker.run(["start", name])
+        while not sh(name, "ecm-ready").ok:
+            assert time.monotonic() - t0 < 90, f"ECM not ready 90 s after docker start: {docker.run(['logs', '--tail', '20', name], check=False).out[-1500:]}"
+            time.sleep(0.2)
+        note("ecm_restart_to_ready_s", round(time.monotonic() - t0, 2))
+        assert ip_of(name) == ecm["ip"], "the ECM came back on another address"
+    finally:
+        if not sink_started:
+            docker.run(["start", sink])
+        if not docker.run(["inspect", "-f", "{{.State.Running}}", name], check=False).out.strip() == "true":
+            docker.run(["start", name], check=False)
+    arrived = wait_for_token(sink, token, 90)
+    assert arrived is not None, f"expected message {token} (queued before the kill) at the sink within 90 s; queue: {queued(name)}"
+    note("queued_arrival_after_ecm_ready_s", round(arrived, 2))
