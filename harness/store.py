@@ -7,11 +7,13 @@ Layout of a run directory::
     checks.json        checker results: [{test, design, checker, options, window, result}]
     claims.json        claim evidence recorded by tests: [{design, claim, test, measured, ...}]
     junit.xml          pytest's JUnit report
-    summary.json       verdicts per claim (written at the end)
-    index.html         the compliance report
+    summary.json       verdicts per claim and the exit code (written at the end, harness.report)
+    claims-junit.xml   one JUnit testcase per claim (harness.report)
+    index.html         the compliance report (harness.report; docs/report.md)
     clusters/<run-id>/ compose.yml as run, images.json, versions.json, logs/<container>.log
 
-``reports/latest`` is a symlink to the newest run.
+``reports/latest`` is a symlink to the newest run. A merged report (``mailha report
+--merge``) is a directory with the same outputs and a meta.json listing its runs.
 """
 from __future__ import annotations
 

@@ -61,15 +61,37 @@ def _defs() -> str:
             '</defs>')
 
 
+def _label_text(w: dict) -> tuple[str, str]:
+    state = ("not applied" if not w["applied"] else "never healed" if w["healed"] is None
+             else "heal failed" if w["healed"] is False else "")
+    return f"{w['id']} {w['fault']} {w['target']}" + (f" ({state})" if state else ""), state
+
+
+def label_rows(faults: list[dict], sc: Scale, most: int = 3) -> int:
+    """How many label rows the fault labels need (each label goes to the first row with room)."""
+    row_end: list[float] = []
+    for w in sorted(faults, key=lambda w: w["start"]):
+        x0 = sc.x(w["start"] if w["applied"] else w["invoked"])
+        width = 6.2 * len(_label_text(w)[0])
+        row = next((i for i, end in enumerate(row_end) if end < x0), None)
+        if row is None:
+            if len(row_end) >= most:
+                continue
+            row_end.append(x0 + width)
+        else:
+            row_end[row] = x0 + width
+    return len(row_end)
+
+
 def _fault_layer(faults: list[dict], sc: Scale, top: float, bottom: float, label_y: float, rows: int = 3) -> tuple[str, str]:
     """Shaded fault windows (drawn behind the lanes) and their labels (drawn above)."""
     shade, labels = [], []
+    rows = max(rows, 1)
     row_end = [-1e9] * rows
     for w in sorted(faults, key=lambda w: w["start"]):
         x0 = sc.x(w["start"] if w["applied"] else w["invoked"])
         x1 = max(sc.x(w["end"]), x0 + 2)
-        state = ("not applied" if not w["applied"] else "never healed" if w["healed"] is None
-                 else "heal failed" if w["healed"] is False else "")
+        text, state = _label_text(w)
         length = (w["end"] - w["start"]) if w["applied"] else 0
         tip = (f"fault {w['id']}: {w['fault']} {w['target']}, "
                + (f"{num(w['start'])}–{num(w['end'])} s ({num(round(length, 2))} s)" if w["applied"] else "not applied")
@@ -79,7 +101,6 @@ def _fault_layer(faults: list[dict], sc: Scale, top: float, bottom: float, label
                      f'fill="url(#hatch-fault)"><title>{e(tip)}</title></rect>')
         labels.append(f'<rect x="{x0:.1f}" y="{top:.1f}" width="{x1 - x0:.1f}" height="{bottom - top:.1f}" fill="none"'
                       f'{stroke} stroke-width="1.2"><title>{e(tip)}</title></rect>')
-        text = f"{w['id']} {w['fault']} {w['target']}" + (f" ({state})" if state else "")
         width = 6.2 * len(text)
         row = next((i for i in range(rows) if row_end[i] < x0), rows - 1)
         row_end[row] = x0 + width
@@ -262,9 +283,8 @@ def timeline_svg(events: list[Event], faults: list[dict], sc: Scale, spans: list
     sends = ops_of(events, "send")
     sessions = ops_of(events, "session")
     conv = ops_of(events, "converge")
-    label_rows = 3
-    top = 8 + label_rows * 13 + 4
-    lanes: list[tuple[str, str, callable]] = []
+    rows = label_rows(faults, sc)
+    top = 8 + rows * 13 + 4
     y = top
     parts, stats = [], {}
     test_spans = [s for s in spans if s["kind"] == "test"]
@@ -306,7 +326,7 @@ def timeline_svg(events: list[Event], faults: list[dict], sc: Scale, spans: list
     bottom = y - GAP
     bgs = "".join(f'<rect x="{X0}" y="{ly:.1f}" width="{X1 - X0}" height="{LANE}" fill="#eef1f4"/>'
                   for ly in range(int(top), int(bottom), LANE + GAP))
-    shade, labels = _fault_layer(faults, sc, top, bottom, 18, label_rows)
+    shade, labels = _fault_layer(faults, sc, top, bottom, 18, rows)
     h = bottom + 40
     svg = (f'<svg class="chart" viewBox="0 0 {W} {h:.0f}" role="img" aria-label="{e(title)}" xmlns="http://www.w3.org/2000/svg">'
            f'<title>{e(title)}</title>{_defs()}{_axis(sc, bottom + 4, top)}{bgs}{shade}{"".join(parts)}{labels}</svg>')
@@ -354,8 +374,8 @@ def scatter_svg(series: list[dict], faults: list[dict], sc: Scale, title: str, u
     pts = [v for s in series for _, v, _ in s["points"] if v and v > 0] + [h["value"] for h in hlines]
     if not pts:
         return ""
-    label_rows = 2 if faults else 0
-    top = 8 + label_rows * 13 + 6
+    rows = label_rows(faults, sc, 2)
+    top = 8 + rows * 13 + 6
     bottom = top + 170
     ys = LogY(min(pts), max(pts), top, bottom)
     parts = []
@@ -390,7 +410,7 @@ def scatter_svg(series: list[dict], faults: list[dict], sc: Scale, title: str, u
         ly = legend_y + 16 + i * 15
         parts.append(_marker(shape, X1 + 14, ly - 4, color, 3.4) + "/>"
                      f'<text class="stat" x="{X1 + 24}" y="{ly:.1f}">{e(s["name"])}</text>')
-    shade, labels = _fault_layer(faults, sc, top, bottom, 18, label_rows) if faults else ("", "")
+    shade, labels = _fault_layer(faults, sc, top, bottom, 18, rows) if faults else ("", "")
     h = bottom + 40
     return (f'<svg class="chart" viewBox="0 0 {W} {h:.0f}" role="img" aria-label="{e(title)}" xmlns="http://www.w3.org/2000/svg">'
             f'<title>{e(title)}</title>{_defs()}{shade}{_axis(sc, bottom, top)}{"".join(parts)}{labels}</svg>')
