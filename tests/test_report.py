@@ -84,8 +84,8 @@ def test_fixture_summary(rendered):
     assert json.loads((run.path / "summary.json").read_text())["exit_code"] == s["exit_code"] == EXIT_VIOLATED
     assert s["designs_in_run"] == ["mirror"]
     assert s["counts"] == {"agree": 10, "exceeds": 1, "disagree": 1, "unknown": 1, "not certified": 1}
-    assert s["tests"] == {"total": 5, "passed": 3, "failed": 1, "error": 0, "skipped": 1, "junit": True}
-    assert s["checks"] == {"total": 11, "pass": 10, "fail": 1, "unknown": 0}
+    assert s["tests"] == {"total": 6, "passed": 4, "failed": 1, "error": 0, "skipped": 1, "junit": True}
+    assert s["checks"] == {"total": 12, "pass": 10, "fail": 2, "unknown": 0}
     assert s["faults"] == {"total": 2, "applied": 2, "not_applied": 0, "not_healed": 0}
     texts = [r["text"] for r in s["reasons"]]
     assert any("mirror.failover_no_interruption (claimed Yes, measured No)" in t for t in texts)
@@ -104,6 +104,25 @@ def test_fixture_cells(rendered):
     assert "skipped" in wd["reason"] and "Toxiproxy" in wd["skipped_tests"][0]["reason"]
     other = [c for c in s["cells"] if c["design"] != "mirror"]
     assert other and all(c["agreement"] == "not certified" and c["design_not_run"] for c in other)
+
+
+def test_broken_variants_are_shown_but_never_counted(rendered):
+    _, s, html = rendered
+    assert {(v["claim"], v["measured"], v["caught"]) for v in s["variants"]} == {
+        ("data_redundancy", "No", "caught"), ("read_either", "No", "caught")}
+    # the matrix keeps the reference cluster's measurement
+    assert cell(s, "mirror", "data_redundancy")["agreement"] == "agree"
+    assert all(ev.get("variant") is None for c in s["cells"] for ev in c["evidence"])
+    section = html[html.index("Broken variants: can the suite fail?"):]
+    assert "no-replication" in section[:3000] and "✓</span> caught" in section[:3000]
+    # the variant's test links the logs of the variant's cluster only, the others the reference cluster's
+    block = html[html.index('<article class="test" id="test-test_broken_variant'):]
+    block = block[:block.index("</article>")]
+    assert "clusters/20261125t093000-mirror-3fa1-mirror-v1417/logs/mirror-a.log" in block
+    assert "clusters/20261125t093000-mirror-3fa1-mirror/" not in block
+    block = html[html.index('<article class="test" id="test-test_kill_primary_failover'):]
+    block = block[:block.index("</article>")]
+    assert "-mirror-v1417/" not in block and "clusters/20261125t093000-mirror-3fa1-mirror/logs/mirror-b.log" in block
 
 
 # -- exit codes -------------------------------------------------------------------------------
@@ -306,7 +325,7 @@ def test_html_timeline_faults_and_run_facts(rendered):
         assert f">{lane}</text>" in html
     assert "Probe latency" in html and "Replication lag" in html and "lag_p99_s = 2 s" in html
     facts = html[html.index('id="facts"'):]
-    for text in ("2026-11-25 09:30:00 UTC", "2 min 11 s", "ci-runner-7", "engine 20.10.24+dfsg1", "glusterfs-fuse",
+    for text in ("2026-11-25 09:30:00 UTC", "2 min 45 s", "ci-runner-7", "engine 20.10.24+dfsg1", "glusterfs-fuse",
                  "no NFS client in this kernel", "424242", "597e801d3c1f", "mailha 0.1.0",
                  ".venv/bin/python -m pytest suites/mirror --mailha-seed 424242", "no_interruption_s"):
         assert text in facts, text
@@ -338,7 +357,7 @@ def test_analyze_reproduces_the_fixture(tmp_path, capsys):
     run = copy_fixture(tmp_path / "run")
     rc = cli.main(["analyze", str(run.path)])
     out = capsys.readouterr().out
-    assert rc == EXIT_OK and out.count("same ") == 11 and "11 same, 0 different" in out, \
+    assert rc == EXIT_OK and out.count("same ") == 12 and "12 same, 0 different" in out, \
         "a checker's output changed: regenerate the fixture with tests/fixtures/make_mirror_run.py\n" + out
 
 
@@ -356,7 +375,7 @@ def test_analyze_names_a_verdict_that_does_not_reproduce(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "DIFFERENT  availability" in out and "valid: stored pass, now fail" in out
     assert "DIFFERENT  lag" in out and "p99: stored 0.5, now 0.87" in out
-    assert "9 same, 2 different" in out
+    assert "10 same, 2 different" in out
 
 
 def test_analyze_a_checker_that_is_gone(tmp_path, capsys):

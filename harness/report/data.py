@@ -38,6 +38,7 @@ class Run:
     clusters: list[Cluster]
     problems: list[str] = field(default_factory=list)
     key: str = ""                           # unique within a report (prefix of anchors)
+    variants: list[dict] = field(default_factory=list)   # evidence from deliberately broken clusters
 
     @property
     def run_id(self) -> str:
@@ -132,17 +133,20 @@ def load_run(run: RunDir | Path | str, key: str = "") -> Run:
     checks = [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
     evidence = [e for e in evidence if isinstance(e, dict) and e.get("design") and e.get("claim")] \
         if isinstance(evidence, list) else []
+    variants = _json(path / "variants.json", [], problems)
+    variants = [v for v in variants if isinstance(v, dict) and v.get("design") and v.get("claim")] \
+        if isinstance(variants, list) else []
     tests = None
     if (path / "junit.xml").exists():
-        tests, err = read_pytest_junit(path / "junit.xml", known=_known_nodeids(events, checks, evidence))
+        tests, err = read_pytest_junit(path / "junit.xml", known=_known_nodeids(events, checks, evidence + variants))
         if err:
             problems.append(err)
     from ..claims import catalogue
 
     clusters = read_clusters(path, events, catalogue().design_ids())
     r = Run(path=path, meta=meta, events=events, checks=checks, evidence=evidence, tests=tests,
-            clusters=clusters, problems=problems, key=key)
-    for ev in r.evidence:
+            clusters=clusters, problems=problems, key=key, variants=variants)
+    for ev in r.evidence + r.variants:
         ev.setdefault("run", r.run_id)
     return r
 
@@ -239,3 +243,25 @@ def designs_of(run: Run) -> list[str]:
     seen |= {e.design for e in run.events if e.design}
     seen |= {c.design for c in run.clusters if c.design}
     return [d for d in catalogue().design_ids() if d in seen]
+
+
+def clusters_for(run: Run, design: str | None, test: str | None = None) -> list[Cluster]:
+    """The clusters a test ran against: those it brought up, else the last one up before it.
+    Without a test (or without bring-up events) every cluster of the design."""
+    mine = [c for c in run.clusters if design is None or c.design in (design, None)]
+    if not test or len(mine) <= 1:
+        return mine
+    span = test_spans(run.events).get(test)
+    ups = sorted((e.t, str(e.value.get("run_id"))) for e in run.events
+                 if e.proc == "harness" and e.f == "cluster-up" and e.type == "invoke" and isinstance(e.value, dict)
+                 and e.value.get("run_id") and (design is None or e.value.get("design") == design))
+    if span is None or not ups:
+        return mine
+    start, end = span[0], span[1] if span[1] is not None else float("inf")
+    # a test that brought clusters up ran against those; otherwise against the last one up before it
+    ids = {cid for t, cid in ups if start <= t <= end}
+    if not ids:
+        before = [cid for t, cid in ups if t < start]
+        ids = set(before[-1:])
+    picked = [c for c in mine if c.id in ids]
+    return picked or mine

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..claims import catalogue
-from .data import Run, ops_of, test_spans
+from .data import Run, clusters_for, ops_of, test_spans
 from .matrix import cell_id
 from .util import AGREE, OPS, OUTCOME, VALID, badge, e, href, num, pretty, short_test, slug, within
 
@@ -122,16 +122,18 @@ def log_excerpt(run: Run, rel: str, start: float, end: float) -> list[str]:
     return [line for ts, line in _log_lines(run.path / rel) if ts is not None and lo <= ts <= hi]
 
 
-def logs_links(run: Run, design: str | None, prefix: str) -> str:
-    links = []
-    for c in run.clusters:
-        if design is not None and c.design not in (design, None):
-            continue
-        for rel in c.logs:
-            links.append(f'<a href="{href(prefix + rel)}">{e(Path(rel).name)}</a>')
+def logs_links(run: Run, design: str | None, prefix: str, test: str | None = None) -> str:
+    """Links to the logs (and compose file) of the clusters a test ran against."""
+    clusters = clusters_for(run, design, test)
+    groups = []
+    for c in clusters:
+        links = [f'<a href="{href(prefix + rel)}">{e(Path(rel).name)}</a>' for rel in c.logs]
         if c.has_compose:
             links.append(f'<a href="{href(prefix + c.rel + "/compose.yml")}">compose.yml</a>')
-    return " ".join(links)
+        if links:
+            head = f'<span class="muted">{e(c.id.removeprefix(run.run_id + "-"))}:</span> ' if len(clusters) > 1 else ""
+            groups.append(head + " ".join(links))
+    return " · ".join(groups)
 
 
 # -- claim cells ------------------------------------------------------------------------------
@@ -156,7 +158,7 @@ def evidence_item(ev: dict, runs: dict[str, Run], prefixes: dict[str, str], merg
                         f'{e(c.get("checker"))}: {e(v)}</a>')
         missing = [x for x in (ev.get("checks") or []) if not any(run.checks[i].get("checker") == x for i in idx)]
         refs += [f'<span class="chip t-unk">{e(x)}: not stored</span>' for x in missing]
-        logs = logs_links(run, ev.get("design"), prefixes.get(run.key, ""))
+        logs = logs_links(run, ev.get("design"), prefixes.get(run.key, ""), test)
     else:
         logs = ""
     refs_html = ""
@@ -257,10 +259,15 @@ def test_block(run: Run, nodeid: str, res, prefix: str, cells_by_test: dict) -> 
             msg += f'<details><summary>traceback</summary><pre>{e(res.detail)}</pre></details>'
     cl = cells_by_test.get((run.key, nodeid), [])
     claims = ""
+    vs = [v for v in cells_by_test.get(("variants", run.key, nodeid), [])]
     if cl:
         claims = '<div class="refs"><span class="k">claims</span> ' + " ".join(
             f'<a class="chip t-{AGREE[c["agreement"]][0]}" href="#{cell_id(c["design"], c["claim"])}">'
             f'{e(c["design"])}.{e(c["claim"])}: {e(m)}</a>' for c, m in cl) + "</div>"
+    if vs:
+        claims += '<div class="refs"><span class="k">broken variant</span> ' + " ".join(
+            f'<span class="chip t-{CAUGHT[v["caught"]][0]}">{e(v.get("variant"))}: {e(v["design"])}.{e(v["claim"])} '
+            f'{e(v.get("measured"))} ({e(v["caught"])})</span>' for v in vs) + "</div>"
     rows = []
     for i, c in enumerate(run.checks):
         if c.get("test") != nodeid:
@@ -280,12 +287,10 @@ def test_block(run: Run, nodeid: str, res, prefix: str, cells_by_test: dict) -> 
     if rows:
         checks = ('<table class="grid checks"><thead><tr><th>checker</th><th>verdict</th><th>window, options</th>'
                   '<th>numbers</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
-    logs = logs_links(run, design, prefix)
+    logs = logs_links(run, design, prefix, nodeid)
     excerpts = ""
     if span and span[1] is not None:
-        for c in run.clusters:
-            if design and c.design not in (design, None):
-                continue
+        for c in clusters_for(run, design, nodeid):
             for rel in c.logs:
                 lines = log_excerpt(run, rel, span[0], span[1])
                 if lines:
@@ -302,10 +307,13 @@ def tests_section(runs: list[Run], summary: dict, prefixes: dict[str, str]) -> s
     for c in summary["cells"]:
         for ev in c["evidence"]:
             cells_by_test.setdefault((ev.get("run_key", ""), ev.get("test")), []).append((c, ev.get("measured")))
+    for v in summary.get("variants", []):
+        cells_by_test.setdefault(("variants", v.get("run_key", ""), v.get("test")), []).append(v)
     parts = []
     for run in runs:
         ids = [t.nodeid for t in run.tests or []]
-        for x in list(test_spans(run.events)) + [ev.get("test") for ev in run.evidence] + [c.get("test") for c in run.checks]:
+        for x in (list(test_spans(run.events)) + [ev.get("test") for ev in run.evidence + run.variants]
+                  + [c.get("test") for c in run.checks]):
             if x and x not in ids:
                 ids.append(x)  # tests the junit file does not list (killed run)
         if len(runs) > 1:
@@ -337,3 +345,34 @@ def prose_not_run(design: str, cells: list[dict]) -> str:
                     for c in cells if c["design"] == design and c["kind"] == "prose")
     return (f'<section class="design notrun" id="design-{design}"><h3 id="prose-{design}">{e(cat.design_title(design))}'
             f' <span class="colstate notrun">not certified in this run</span></h3><ul class="quotes">{items}</ul></section>')
+
+
+CAUGHT = {"caught": ("ok", "✓", "caught"), "not caught": ("bad", "✗", "not caught"), "unknown": ("unk", "?", "unknown")}
+
+
+def variants_table(variants: list[dict], runs: dict[str, Run]) -> str:
+    """Results against deliberately broken clusters: the proof that the suite can fail.
+    They never count in the matrix; a variant is *caught* when its measurement is below the claim."""
+    if not variants:
+        return ""
+    cat = catalogue()
+    rows = []
+    for v in sorted(variants, key=lambda v: (str(v.get("variant")), str(v.get("claim")))):
+        run = runs.get(v.get("run_key", ""))
+        test = str(v.get("test") or "?")
+        tlink = (f'<a href="#{test_anchor(run, test)}"><code>{e(short_test(test))}</code></a>' if run
+                 else f"<code>{e(short_test(test))}</code>")
+        try:
+            label = cat.get(v["design"], v["claim"]).label
+        except KeyError:
+            label = v["claim"]
+        nums = "; ".join(f"{pretty(k)} {num(n.get('value') if isinstance(n, dict) else n)}"
+                         for k, n in list((v.get("numbers") or {}).items())[:4])
+        rows.append(f'<tr><td><code>{e(v.get("variant"))}</code></td><td>{e(label)}</td><td>{e(v["claimed"])}</td>'
+                    f'<td><b>{e(v.get("measured"))}</b></td><td>{badge(v["caught"], CAUGHT)}</td>'
+                    f'<td>{tlink}<br><span class="muted">{e(v.get("note") or nums)}</span></td></tr>')
+    return ('<h3>Broken variants: can the suite fail?</h3><p class="lead">The same checks against deliberately broken '
+            'clusters (compose overrides). A variant is caught when its measurement falls below the claim; these '
+            'results never count in the matrix.</p><table class="grid"><thead><tr><th>variant</th><th>claim</th>'
+            '<th>claimed</th><th>measured</th><th>result</th><th>test</th></tr></thead><tbody>' + "".join(rows)
+            + "</tbody></table>")

@@ -120,7 +120,9 @@ def _design_section(design: str, summary: dict, runs: list[Run], by_key: dict, p
     parts.append("<h3>Seed table claims: evidence</h3><div class=\"cards\">"
                  + "".join(evidence.cell_card(c, by_key, prefixes, merged) for c in rows) + "</div>")
     parts.append(f'<h3 id="prose-{design}">Prose claims: evidence</h3><div class="cards">'
-                 + "".join(evidence.cell_card(c, by_key, prefixes, merged) for c in prose) + "</div></section>")
+                 + "".join(evidence.cell_card(c, by_key, prefixes, merged) for c in prose) + "</div>")
+    parts.append(evidence.variants_table([v for v in summary.get("variants", []) if v["design"] == design], by_key))
+    parts.append("</section>")
     return "".join(parts)
 
 

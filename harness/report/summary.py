@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from .. import __version__
-from ..claims import catalogue, verdicts
+from ..claims import ORDER, catalogue, verdicts
 from ..errors import EXIT_HARNESS, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATED
 from .data import Run, declared_claims, designs_of, fault_windows, ops_of
 
@@ -158,6 +158,18 @@ def build(runs: list[Run]) -> dict:
     per_design = {d: {a: sum(1 for c in cells if c["design"] == d and c["agreement"] == a) for a in AGREEMENTS}
                   for d in cat.design_ids()}
     metas = [r.meta for r in runs]
+    variants = []
+    for r in runs:
+        results = {t.nodeid: t.outcome for t in r.tests or []}
+        for v in r.variants:
+            try:
+                claimed = cat.get(v["design"], v["claim"]).value
+            except KeyError:
+                continue
+            m = v.get("measured")
+            caught = "unknown" if m not in ORDER else ("caught" if ORDER[m] < ORDER[claimed] else "not caught")
+            variants.append({**v, "claimed": claimed, "caught": caught, "run": r.run_id, "run_key": r.key,
+                             "outcome": results.get(v.get("test"))})
     return {
         "schema": 1,
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -180,4 +192,5 @@ def build(runs: list[Run]) -> dict:
         "faults": faults,
         "problems": problems + [f"run {r.run_id}: {p}" for r in runs for p in r.problems],
         "cells": cells,
+        "variants": variants,
     }
