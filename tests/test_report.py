@@ -178,6 +178,14 @@ def test_harness_errors_are_exit_3(tmp_path, case):
     assert s["exit_code"] == EXIT_HARNESS, s["reasons"]
 
 
+def test_a_run_that_measured_nothing_says_so(tmp_path):
+    run = make_run(tmp_path / "r")
+    s = finish_run(run)
+    html = (run.path / "index.html").read_text()
+    assert s["exit_code"] == EXIT_OK and "No claim was measured in this run" in html
+    assert "All certified claims hold" not in html
+
+
 def test_a_violation_outranks_a_harness_error(tmp_path):
     s = finish_run(make_run(tmp_path / "r", evidence=[record("mirror", "data_redundancy", "No")], junit=None))
     assert s["exit_code"] == EXIT_VIOLATED

@@ -76,7 +76,9 @@ def render(summary: dict) -> str:
             if n:
                 cls, sym, text = AGREE[a]
                 parts.append(f'<li class="t-{cls}"><span aria-hidden="true">{sym}</span> {n} {e(text)}</li>')
-        worst = next((a for a in ("disagree", "unknown", "agree", "exceeds") if any(c["agreement"] == a for c in pc)), "not certified")
+        # green only when every prose claim of the design was measured and holds
+        worst = next((a for a in ("disagree", "unknown", "not certified", "agree", "exceeds")
+                      if any(c["agreement"] == a for c in pc)), "not certified")
         if d not in in_run:
             worst = "not certified"
         inner = f'<div class="claimed"><span class="k">{len(pc)} prose claims</span></div><ul class="plist">{"".join(parts)}</ul>'

@@ -25,6 +25,9 @@ VERDICT = {
 def _header(summary: dict, runs: list[Run]) -> str:
     cat = catalogue()
     cls, sym, text = VERDICT.get(summary["exit_code"], VERDICT[EXIT_HARNESS])
+    measured = sum(summary["counts"][a] for a in ("agree", "exceeds", "disagree", "unknown"))
+    if summary["exit_code"] == EXIT_OK and not measured:
+        cls, sym, text = "v-unk", "–", "No claim was measured in this run"
     m = runs[0].meta if runs else {}
     if len(runs) == 1:
         sub = (f'run <code>{e(runs[0].run_id)}</code> · started {e(facts.when(m.get("started")))} · '
@@ -33,7 +36,8 @@ def _header(summary: dict, runs: list[Run]) -> str:
     else:
         sub = f'merged from {len(runs)} runs: ' + ", ".join(f"<code>{e(r.run_id)}</code>" for r in runs)
     reasons = "".join(f'<li><span class="rc">exit {r["exit_code"]}</span> {e(r["text"])}</li>' for r in summary["reasons"]) \
-        or "<li>Every claim evidenced in this run agrees with (or exceeds) its measurement.</li>"
+        or ("<li>Every claim measured in this run agrees with (or exceeds) its claim.</li>" if measured else
+            "<li>No test recorded a claim measurement, so every cell is <i>not certified</i>.</li>")
     c = summary["counts"]
     chips = "".join(f'<li class="t-{AGREE[a][0]}"><b>{c[a]}</b> <span aria-hidden="true">{AGREE[a][1]}</span> {e(AGREE[a][2])}</li>'
                     for a in ("agree", "exceeds", "disagree", "unknown", "not certified"))
