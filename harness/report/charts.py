@@ -6,6 +6,7 @@ by marker shape, and every mark has a ``<title>`` tooltip with its numbers.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 
@@ -136,9 +137,11 @@ def probe_stats(ops: list[Op]) -> dict:
     last = max((o.end if o.end is not None else o.start) for o in ops)
     edges = ([first] if ops[0].type != "ok" else []) + oks + ([last] if not oks or last > oks[-1] else [])
     gaps = list(zip(edges, edges[1:])) if len(edges) > 1 else [(first, last)]
+    bad.sort(key=lambda o: o.start)
+    starts = [o.start for o in bad]
     outages = []
     for a, b in gaps:
-        inside = [o for o in bad if a <= o.start <= b]
+        inside = bad[bisect.bisect_left(starts, a):bisect.bisect_right(starts, b)]
         if inside:
             errs = Counter(o.error or o.type for o in inside)
             outages.append({"start": a, "end": b, "n": len(inside), "errors": errs, "types": Counter(o.type for o in inside)})
@@ -405,6 +408,7 @@ def scatter_svg(series: list[dict], faults: list[dict], sc: Scale, title: str, u
             if col not in best or v > best[col][1]:
                 best[col] = (t, v, tip)
         for t, v, tip in best.values():
+            tip = tip() if callable(tip) else tip  # tooltips are built only for the points drawn
             parts.append(_marker(shape, sc.x(t), ys.y(v), color) + f' opacity=".85"><title>{e(tip)}</title>'
                          + ("</rect>" if shape == "square" else "</path>" if shape in ("triangle", "diamond") else "</circle>"))
         ly = legend_y + 16 + i * 15
@@ -424,8 +428,8 @@ def latency_svg(events: list[Event], faults: list[dict], sc: Scale) -> str:
         p = (o.invoke.value or {}).get("proto") if isinstance(o.invoke.value, dict) else None
         p = str(p or o.proc.removeprefix("probe-"))
         ms = (o.end - o.start) * 1000
-        series.setdefault(p, []).append((o.start, ms, f"{PROTO_LABEL.get(p, p)} probe at {num(round(o.start, 2))} s: "
-                                                      f"{num(round(ms, 1))} ms, answered by {o.node or '?'}"))
+        series.setdefault(p, []).append((o.start, ms, lambda p=p, o=o, ms=ms: (
+            f"{PROTO_LABEL.get(p, p)} probe at {num(round(o.start, 2))} s: {num(round(ms, 1))} ms, answered by {o.node or '?'}")))
     order = [p for p in PROTO_ORDER if p in series] + sorted(p for p in series if p not in PROTO_ORDER)
     return scatter_svg([{"name": PROTO_LABEL.get(p, p), "points": series[p]} for p in order], faults, sc,
                        "Probe latency (successful probes)", "milliseconds")

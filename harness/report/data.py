@@ -47,6 +47,13 @@ class Run:
     def design_events(self, design: str) -> list[Event]:
         return [e for e in self.events if e.design == design]
 
+    @property
+    def spans(self) -> dict[str, tuple[float, float | None]]:
+        """nodeid -> (start, end) of each test, computed once."""
+        if "_spans" not in self.__dict__:
+            self.__dict__["_spans"] = test_spans(self.events)
+        return self.__dict__["_spans"]
+
     def test_result(self, nodeid: str) -> TestResult | None:
         for t in self.tests or []:
             if t.nodeid == nodeid:
@@ -178,9 +185,21 @@ def tolerant_ops(events: list[Event]) -> list[Op]:
     return out
 
 
+_OPS_CACHE: dict = {}
+
+
 def ops_of(events: list[Event], *fs: str) -> list[Op]:
-    """Paired operations of the given functions (only their events are paired)."""
-    return tolerant_ops([e for e in events if e.f in fs])
+    """Paired operations of the given functions (only their events are paired). Several charts
+    ask for the same operations of the same event list, so the last few answers are kept."""
+    key = (id(events), len(events), fs)
+    hit = _OPS_CACHE.get(key)
+    if hit is not None and hit[0] is events:
+        return hit[1]
+    ops = tolerant_ops([e for e in events if e.f in fs])
+    if len(_OPS_CACHE) >= 16:
+        _OPS_CACHE.pop(next(iter(_OPS_CACHE)))
+    _OPS_CACHE[key] = (events, ops)
+    return ops
 
 
 def fault_windows(events: list[Event], end_of_run: float | None = None) -> list[dict]:
@@ -251,7 +270,7 @@ def clusters_for(run: Run, design: str | None, test: str | None = None) -> list[
     mine = [c for c in run.clusters if design is None or c.design in (design, None)]
     if not test or len(mine) <= 1:
         return mine
-    span = test_spans(run.events).get(test)
+    span = run.spans.get(test)
     ups = sorted((e.t, str(e.value.get("run_id"))) for e in run.events
                  if e.proc == "harness" and e.f == "cluster-up" and e.type == "invoke" and isinstance(e.value, dict)
                  and e.value.get("run_id") and (design is None or e.value.get("design") == design))

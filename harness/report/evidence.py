@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..claims import catalogue
-from .data import Run, clusters_for, ops_of, test_spans
+from .data import Run, clusters_for, ops_of
 from .matrix import cell_id
 from .util import AGREE, OPS, OUTCOME, VALID, badge, e, href, num, pretty, short_test, slug, within
 
@@ -239,8 +239,7 @@ def errors_table(events) -> str:
 
 # -- tests ------------------------------------------------------------------------------------
 def test_block(run: Run, nodeid: str, res, prefix: str, cells_by_test: dict) -> str:
-    spans = test_spans(run.events)
-    span = spans.get(nodeid)
+    span = run.spans.get(nodeid)
     out = badge(res.outcome if res else None, OUTCOME)
     design = next((ev.get("design") for ev in run.evidence if ev.get("test") == nodeid), None) or \
         next((c.get("design") for c in run.checks if c.get("test") == nodeid), None) or \
@@ -312,7 +311,7 @@ def tests_section(runs: list[Run], summary: dict, prefixes: dict[str, str]) -> s
     parts = []
     for run in runs:
         ids = [t.nodeid for t in run.tests or []]
-        for x in (list(test_spans(run.events)) + [ev.get("test") for ev in run.evidence + run.variants]
+        for x in (list(run.spans) + [ev.get("test") for ev in run.evidence + run.variants]
                   + [c.get("test") for c in run.checks]):
             if x and x not in ids:
                 ids.append(x)  # tests the junit file does not list (killed run)
