@@ -11,6 +11,7 @@ from .util import dur, e, href, num
 
 RUN_FILES = [("meta.json", "run facts as recorded"), ("history.jsonl", "every operation, probe and fault"),
              ("checks.json", "checker results"), ("claims.json", "claim evidence recorded by tests"),
+             ("variants.json", "results against deliberately broken clusters"),
              ("junit.xml", "pytest's JUnit report"), ("summary.json", "verdicts and exit code"),
              ("claims-junit.xml", "one JUnit testcase per claim")]
 
@@ -85,6 +86,8 @@ def run_facts(run: Run, prefix: str) -> str:
         ("reproduce", f"<code>{e(reproduce(m))}</code>"),
         ("re-check offline", f"<code>{e(shlex.join(['mailha', 'analyze', str(run.path)]))}</code> "
                              '<span class="muted">re-runs every stored check on the stored history, no cluster needed</span>'),
+        ("options", e("pytest arguments: " + (shlex.join(str(a) for a in opts.get("args") or []) or "none")
+                      + ("; clusters kept after the run" if opts.get("keep") else ""))),
         ("compose overrides", e(", ".join(str(o) for o in opts.get("overrides") or []) or "none")),
     ]
     parts = [_kv(rows)]
