@@ -238,6 +238,14 @@ def test_a_killed_run_still_renders(tmp_path):
     assert "did not finish" in html and "Availability timeline" in html
 
 
+def test_a_damaged_meta_json_is_reported_not_fatal(tmp_path, capsys):
+    run = make_run(tmp_path / "r", evidence=[record("mirror", "smtp", "Yes")])
+    (run.path / "meta.json").write_text('{"run_id": "r", "sta')
+    assert cli.main(["report", str(run.path)]) == EXIT_OK
+    s = json.loads((run.path / "summary.json").read_text())
+    assert any("meta.json could not be read" in p for p in s["problems"])
+
+
 def test_an_empty_run_renders(tmp_path):
     path = tmp_path / "empty"
     path.mkdir()

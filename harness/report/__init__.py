@@ -48,10 +48,17 @@ def finish_run(run: RunDir) -> dict:
     return write_outputs(Path(run.path), [r], {"r0": ""})
 
 
+def _meta(rd: RunDir) -> dict:
+    try:
+        meta = rd.read_json("meta.json", {})
+    except ValueError:
+        return {}  # a damaged meta.json: the report says so (data.load_run)
+    return meta if isinstance(meta, dict) else {}
+
+
 def _sources(rd: RunDir) -> list[Path]:
     """A run directory, or the runs a merged directory was made from."""
-    meta = rd.read_json("meta.json", {}) or {}
-    merged = meta.get("merged")
+    merged = _meta(rd).get("merged")
     if isinstance(merged, list):
         return [Path(p) for p in merged]
     return [rd.path]
@@ -71,8 +78,7 @@ def merge(paths: list[str | Path], out: str | Path | None = None) -> tuple[Path,
                 sources.append(s)
     out_dir = Path(out) if out else REPORTS / new_run_id("merged")
     if (out_dir / "meta.json").exists():
-        meta = json.loads((out_dir / "meta.json").read_text(encoding="utf-8") or "{}")
-        if "merged" not in meta:
+        if "merged" not in _meta(RunDir(out_dir)):
             raise UserError(f"{out_dir} is a run directory, not a merged report; choose another --out.")
     if out_dir.resolve() in sources:
         raise UserError(f"--out {out_dir} is one of the runs being merged; choose another directory.")
@@ -90,7 +96,6 @@ def merge(paths: list[str | Path], out: str | Path | None = None) -> tuple[Path,
 def render_dir(path: str | Path) -> tuple[Path, dict]:
     """Re-render a stored run (or a merged report) from its files."""
     rd = open_run(path)
-    meta = rd.read_json("meta.json", {}) or {}
-    if isinstance(meta.get("merged"), list):
+    if isinstance(_meta(rd).get("merged"), list):
         return merge([rd.path], rd.path)
     return rd.path, finish_run(rd)
