@@ -36,9 +36,18 @@ def _proc_start(pid: int) -> str:
         return "0"
 
 
+def _pidns() -> str:
+    """This process's PID namespace: pids of other namespaces (other sandboxes sharing the Docker
+    engine, containers) mean nothing here, so their runs must not be judged dead by us."""
+    try:
+        return os.readlink("/proc/self/ns/pid").split("[")[1].rstrip("]")
+    except (OSError, IndexError):
+        return "0"
+
+
 def owner_label(pid: int | None = None) -> str:
     pid = pid or os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_proc_start(pid)}"
+    return f"{socket.gethostname()}/{_pidns()}:{pid}:{_proc_start(pid)}"
 
 
 def owner_alive(owner: str) -> bool:
@@ -50,8 +59,9 @@ def owner_alive(owner: str) -> bool:
         pid = int(pid)
     except ValueError:
         return False
-    if host != socket.gethostname():
-        return True  # another host's run: not ours to judge
+    me = socket.gethostname()
+    if host != (f"{me}/{_pidns()}" if "/" in host else me):
+        return True  # another host's (or PID namespace's) run: not ours to judge
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -35,6 +35,7 @@ class VipObserver:
         self._procs: dict[str, object] = {}
         self._last = None
         self._lock = threading.Lock()
+        self._write = threading.Lock()
         # wall clock -> history time (containers share the host's clock)
         self._offset = time.time() - time.monotonic()
 
@@ -139,9 +140,10 @@ class VipObserver:
                 return
             self._last = key
         t = min(self._t(wall), self.h.now())
-        for vip, d in by_vip.items():
-            self.h.invoke("observer-vip", "vip-holders", {"vip": vip}, t=t)
-            self.h.ok("observer-vip", "vip-holders", {"vip": vip, **d, "unreachable": unreachable}, t=t)
+        with self._write:  # several threads observe; each invoke/ok pair must stay together
+            for vip, d in by_vip.items():
+                self.h.invoke("observer-vip", "vip-holders", {"vip": vip}, t=t)
+                self.h.ok("observer-vip", "vip-holders", {"vip": vip, **d, "unreachable": unreachable}, t=t)
 
     def holders(self, vip: str | None = None) -> list[str]:
         vip = vip or self.topo.vips[0]

@@ -268,14 +268,18 @@ class Evidence:
         self.records: list[dict] = []
 
     def record(self, design: str, claim: str, measured: str, *, numbers: dict | None = None,
-               note: str = "", checks: list[str] | None = None) -> dict:
+               note: str = "", checks: list[str] | None = None, variant: str | None = None) -> dict:
+        """Evidence for the claims matrix (``claims.json``); with ``variant`` the result of a deliberately
+        broken cluster, kept apart in ``variants.json`` so it never counts for the design itself."""
         claims_mod.catalogue().get(design, claim)  # raises on unknown
         if measured not in claims_mod.VALUES:
             raise ValueError(f"measured must be one of {claims_mod.VALUES}, got {measured!r}")
         rec = {"design": design, "claim": claim, "test": self.nodeid, "measured": measured,
                "numbers": numbers or {}, "note": note, "checks": checks or [], "t": self.s.history.now()}
+        if variant:
+            rec["variant"] = variant
         self.records.append(rec)
-        self.s.run.append_json("claims.json", rec)
+        self.s.run.append_json("variants.json" if variant else "claims.json", rec)
         return rec
 
 

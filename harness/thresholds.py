@@ -28,6 +28,9 @@ THRESHOLDS: dict[str, Threshold] = {t.name: t for t in [
     Threshold("converge_s", 30.0, "s",
               "time after a heal within which replicas must be identical"),
     Threshold("lag_p99_s", 2.0, "s", "replication lag, 99th percentile, in steady state"),
+    Threshold("rpo_s", 1.0, "s",
+              "recovery point of asynchronous replication: when a server and its disk are lost, mail it "
+              "acknowledged less than this long before may be lost with it; older mail must survive"),
     Threshold("broken_sessions_ratio", 0.5, "",
               "'most users unaware': at most this share of open sessions may be broken by a failover"),
     Threshold("min_ok_ops", 5, "ops", "a checker with fewer successful operations says unknown, not pass"),

@@ -1,0 +1,160 @@
+"""Turning a scenario's checker results into claim verdicts, the same way in every suite.
+
+A suite's scenario function runs a ``Scenario`` and calls ``cert.claim(...)`` for each seed claim
+it evidences, with the measured value (Yes / Some / No / unknown), the numbers behind it (each
+with the threshold it was held against) and the reasons when it falls short. ``cert.finish()``
+records the evidence in the run directory and returns an ``Outcome``; ``assert_claims_hold``
+fails the test naming every claim whose measurement is below the seed's claim.
+
+The same scenario run against a deliberately broken variant of the cluster (``variant=...``)
+records its results apart (``variants.json``), so a broken cluster never colours the matrix.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+
+from .claims import ORDER, catalogue
+from .scenario import Scenario
+
+
+def num(value, unit: str = "", threshold=None, op: str = "<=") -> dict:
+    """A measured number with the bound it was held against (shown side by side in the report)."""
+    if isinstance(value, float):
+        value = round(value, 4)
+    return {"value": value, "unit": unit, "threshold": threshold, "op": op}
+
+
+def within(value, threshold, op: str = "<=") -> bool:
+    if value is None or threshold is None:
+        return False
+    return value <= threshold if op == "<=" else value >= threshold
+
+
+@dataclass
+class ClaimResult:
+    claim: str
+    measured: str
+    numbers: dict
+    reasons: list[str]
+    checks: list[str]
+
+    @property
+    def note(self) -> str:
+        return "; ".join(self.reasons)
+
+
+@dataclass
+class Outcome:
+    design: str
+    variant: str | None
+    results: dict[str, ClaimResult] = field(default_factory=dict)
+    checks: dict[str, dict] = field(default_factory=dict)
+
+    def measured(self, claim: str) -> str | None:
+        r = self.results.get(claim)
+        return r.measured if r else None
+
+    def below_claim(self) -> dict[str, ClaimResult]:
+        """Claims whose measurement is below (or could not reach) what the seed claims."""
+        cat = catalogue()
+        out = {}
+        for cid, r in self.results.items():
+            claimed = cat.get(self.design, cid).value
+            if r.measured not in ORDER or ORDER[r.measured] < ORDER[claimed]:
+                out[cid] = r
+        return out
+
+    def assert_claims_hold(self) -> None:
+        bad = self.below_claim()
+        if bad:
+            cat = catalogue()
+            lines = [f"{self.design}.{cid}: claimed {cat.get(self.design, cid).value}, measured {r.measured}"
+                     + (f" — {r.note}" if r.note else "") for cid, r in bad.items()]
+            raise AssertionError("claims not met:\n  " + "\n  ".join(lines))
+
+    def assert_caught(self, *claims: str) -> None:
+        """For a broken variant: each named claim must come out below the seed's claim."""
+        bad = self.below_claim()
+        missed = [c for c in claims if c not in bad]
+        if missed:
+            got = {c: (self.results[c].measured if c in self.results else "not evidenced") for c in missed}
+            raise AssertionError(f"broken variant {self.variant!r} was not caught: {got} "
+                                 f"(claims below the seed: {sorted(bad) or 'none'})")
+
+
+_counter = itertools.count(1)
+
+
+class Certifier:
+    """Per-test helper: scenarios with unique message tokens, checkers, claim verdicts."""
+
+    def __init__(self, *, design: str, cluster, session, checks, evidence, nodeid: str, variant: str | None = None):
+        self.design = design
+        self.cluster = cluster
+        self.s = session
+        self.h = session.history
+        self.thresholds = session.thresholds
+        self.checks_fx = checks
+        self.evidence = evidence
+        self.nodeid = nodeid
+        self.variant = variant
+        self.outcome = Outcome(design, variant)
+        digest = hashlib.sha1(f"{session.run.run_id}:{nodeid}".encode()).hexdigest()[:6]
+        self.tag = f"{digest}{next(_counter)}"
+        self.scenarios: list[Scenario] = []
+
+    # -- running ------------------------------------------------------------------------------
+    def scenario(self, **kw) -> Scenario:
+        kw.setdefault("converge_s", self.thresholds["converge_s"])
+        sc = Scenario(self.cluster, self.h, seed=self.s.seed, tag=f"{self.tag}x{len(self.scenarios)}",
+                      progress=self.s.progress, **kw)
+        self.scenarios.append(sc)
+        return sc
+
+    def check(self, name: str, sc: Scenario | None = None, **options) -> dict:
+        """Run a checker on this test's history (within the scenario's window when given)."""
+        if name == "messages" and sc is not None:
+            options.setdefault("prefix", f"mh-{sc.tag}-")
+        res = self.checks_fx.run(name, design=self.design, window=sc.window if sc else None, **options)
+        key = name if name not in self.outcome.checks else f"{name}#{len(self.outcome.checks)}"
+        self.outcome.checks[key] = res
+        return res
+
+    @property
+    def min_ok(self) -> int:
+        return int(self.thresholds["min_ok_ops"])
+
+    # -- verdicts -----------------------------------------------------------------------------
+    def claim(self, claim: str, measured: str, *, numbers: dict | None = None, reasons: list[str] | None = None,
+              checks: list[str] | None = None) -> ClaimResult:
+        catalogue().get(self.design, claim)  # unknown claim names fail loudly
+        prev = self.outcome.results.get(claim)
+        r = ClaimResult(claim, measured, numbers or {}, [x for x in (reasons or []) if x], checks or [])
+        if prev:  # the same claim evidenced twice in one test: the weaker measurement stands
+            worse = prev if ORDER.get(prev.measured, -1) <= ORDER.get(measured, -1) else r
+            r = ClaimResult(claim, worse.measured, {**prev.numbers, **r.numbers}, prev.reasons + r.reasons,
+                            sorted(set(prev.checks + r.checks)))
+        self.outcome.results[claim] = r
+        return r
+
+    def finish(self) -> Outcome:
+        for cid, r in self.outcome.results.items():
+            self.evidence.record(self.design, cid, r.measured, numbers=r.numbers, note=r.note,
+                                 checks=r.checks, variant=self.variant)
+        return self.outcome
+
+
+def verdict(ok: bool, unknown: bool = False, partial: bool = False) -> str:
+    """Yes / Some / No / unknown from a check's outcome."""
+    if unknown:
+        return "unknown"
+    if ok:
+        return "Yes"
+    return "Some" if partial else "No"
+
+
+def from_check(result: dict) -> str:
+    """A checker's pass / fail / unknown as a claim value."""
+    return {"pass": "Yes", "fail": "No"}.get(result.get("valid"), "unknown")

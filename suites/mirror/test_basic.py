@@ -1,0 +1,20 @@
+"""Design I in steady state: every protocol works through the virtual IP, mail sent to either
+server lands on both, and only SMTP is shared between the servers."""
+import pytest
+
+from . import scenarios
+
+
+@pytest.mark.claim("mirror", "smtp", "pop", "imap", "webmail", "load_sharing", "data_redundancy")
+def test_every_protocol_works_and_only_smtp_load_is_shared(cert):
+    scenarios.basic(cert).assert_claims_hold()
+
+
+@pytest.mark.claim("mirror", "read_either", "data_redundancy")
+def test_mail_flags_moves_and_expunges_on_either_server_show_on_the_other(cert):
+    scenarios.read_either(cert).assert_claims_hold()
+
+
+@pytest.mark.claim("mirror", "smtp", "data_redundancy")
+def test_mail_for_a_server_whose_dovecot_is_down_is_deferred_not_bounced(cert):
+    scenarios.deferred_not_bounced(cert).assert_claims_hold()
