@@ -98,7 +98,7 @@ def read_history(path: Path, problems: list[str]) -> list[Event]:
 def _cluster_designs(events: list[Event]) -> dict[str, str]:
     out = {}
     for e in events:
-        if e.proc == "harness" and e.f == "cluster-up" and e.type == "invoke" and isinstance(e.value, dict):
+        if e.proc.startswith("harness") and e.f == "cluster-up" and e.type == "invoke" and isinstance(e.value, dict):
             if e.value.get("run_id") and e.value.get("design"):
                 out[str(e.value["run_id"])] = str(e.value["design"])
     return out
@@ -233,7 +233,7 @@ def test_spans(events: list[Event]) -> dict[str, tuple[float, float | None]]:
     """nodeid -> (start, end) from the harness ``test`` markers."""
     spans: dict[str, list] = {}
     for e in events:
-        if e.proc == "harness" and e.f == "test" and isinstance(e.value, dict):
+        if e.proc.startswith("harness") and e.f == "test" and isinstance(e.value, dict):
             name = str(e.value.get("name") or e.test)
             if e.type == "invoke":
                 spans[name] = [e.t, None]
@@ -246,7 +246,7 @@ def declared_claims(events: list[Event]) -> dict[str, list[tuple[str, str]]]:
     """nodeid -> claims its markers declare (when the plugin records them in the test marker)."""
     out: dict[str, list[tuple[str, str]]] = {}
     for e in events:
-        if e.proc == "harness" and e.f == "test" and e.type == "invoke" and isinstance(e.value, dict):
+        if e.proc.startswith("harness") and e.f == "test" and e.type == "invoke" and isinstance(e.value, dict):
             cl = e.value.get("claims")
             if isinstance(cl, list):
                 out[str(e.value.get("name") or e.test)] = [(str(c[0]), str(c[1])) for c in cl
@@ -272,7 +272,7 @@ def clusters_for(run: Run, design: str | None, test: str | None = None) -> list[
         return mine
     span = run.spans.get(test)
     ups = sorted((e.t, str(e.value.get("run_id"))) for e in run.events
-                 if e.proc == "harness" and e.f == "cluster-up" and e.type == "invoke" and isinstance(e.value, dict)
+                 if e.proc.startswith("harness") and e.f == "cluster-up" and e.type == "invoke" and isinstance(e.value, dict)
                  and e.value.get("run_id") and (design is None or e.value.get("design") == design))
     if span is None or not ups:
         return mine

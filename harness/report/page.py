@@ -91,7 +91,7 @@ def _design_section(design: str, summary: dict, runs: list[Run], by_key: dict, p
             spans.append({"kind": "test", "start": a, "end": b if b is not None else t1, "fill": fills.get(o, "#e6eaef"),
                           "label": f"{sym} {short_test(nodeid).split('::')[-1]}",
                           "tip": f"{nodeid}: {o or 'no outcome'}, {a:.2f}–{(b if b is not None else t1):.2f} s"})
-        for op in charts.ops_of([x for x in evs if x.proc == "harness"], "cluster-up"):
+        for op in charts.ops_of([x for x in evs if x.proc.startswith("harness")], "cluster-up"):
             b = op.end if op.end is not None else t1
             v = op.value if isinstance(op.value, dict) else {}
             spans.append({"kind": "cluster", "start": op.start, "end": b, "fill": "#dbe7f3" if op.type == "ok" else "#ffd8d3",

@@ -130,7 +130,7 @@ def build(runs: list[Run]) -> dict:
                 faults["not_healed"] += 1
                 what = "was never healed" if w["healed"] is None else f"could not be healed: {w['error']}"
                 reasons.append((EXIT_HARNESS, f"run {r.run_id}: fault {w['id']} ({w['fault']} {w['target']}) {what}"))
-        for op in ops_of([e for e in r.events if e.proc == "harness"], "cluster-up"):
+        for op in ops_of([e for e in r.events if e.proc.startswith("harness")], "cluster-up"):
             if op.type != "ok":
                 d = (op.invoke.value or {}).get("design") if isinstance(op.invoke.value, dict) else None
                 reasons.append((EXIT_HARNESS, f"run {r.run_id}: the {d or '?'} cluster did not come up: {op.error}"))
