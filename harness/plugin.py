@@ -203,9 +203,10 @@ def _history_context(request):
     if m:
         design = m.args[0]
     s.history.context.update(test=request.node.nodeid, design=design)
-    s.history.invoke("harness", "test", {"name": request.node.nodeid})
+    declared = [[m.args[0], c] for m in request.node.iter_markers("claim") for c in m.args[1:]]
+    s.history.invoke("harness-test", "test", {"name": request.node.nodeid, "claims": declared})
     yield
-    s.history.ok("harness", "test", {"name": request.node.nodeid})
+    s.history.ok("harness-test", "test", {"name": request.node.nodeid})
     s.history.context.update(test=None, design=None)
 
 
@@ -238,13 +239,13 @@ def cluster_for(mailha_session, request):
                     run_id=f"{s.run.run_id}-{design}"[:60] + ("" if not overrides else f"-v{len(s.clusters)}{abs(hash(key)) % 1000:03d}"),
                     progress=s.progress)
         t = time.monotonic()
-        s.history.invoke("harness", "cluster-up", {"design": design, "overrides": ovs, "run_id": c.run_id})
+        s.history.invoke("harness-cluster", "cluster-up", {"design": design, "overrides": ovs, "run_id": c.run_id})
         try:
             c.up()
         except BaseException as e:
-            s.history.fail("harness", "cluster-up", {"design": design}, error=str(e)[:300])
+            s.history.fail("harness-cluster", "cluster-up", {"design": design}, error=str(e)[:300])
             raise
-        s.history.ok("harness", "cluster-up", {"design": design, "seconds": round(time.monotonic() - t, 2),
+        s.history.ok("harness-cluster", "cluster-up", {"design": design, "seconds": round(time.monotonic() - t, 2),
                                                 "timings": c.timings})
         s.clusters[design] = (key, c)
         return c

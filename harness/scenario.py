@@ -60,8 +60,8 @@ class Scenario:
 
     def phase(self, name: str) -> None:
         self.marks[name] = self.h.now()
-        self.h.invoke("harness", "phase", {"name": name})
-        self.h.ok("harness", "phase", {"name": name})
+        self.h.invoke("harness-phase", "phase", {"name": name})
+        self.h.ok("harness-phase", "phase", {"name": name})
 
     def steady(self, seconds: float) -> None:
         self.progress.status(f"steady workload for {seconds:.0f} s")
@@ -114,7 +114,7 @@ class Scenario:
     def drain_queues(self) -> None:
         """Wait until no node's MTA queue holds mail (deferred mail is delivered, not lost)."""
         t0 = time.monotonic()
-        self.h.invoke("harness", "queue-drain", {})
+        self.h.invoke("harness-queue", "queue-drain", {})
         left = {}
         while time.monotonic() - t0 < self.drain_s:
             left = {}
@@ -124,9 +124,9 @@ class Scenario:
                 if n:
                     left[node] = n
             if not left:
-                self.h.ok("harness", "queue-drain", {"seconds": round(time.monotonic() - t0, 2)})
+                self.h.ok("harness-queue", "queue-drain", {"seconds": round(time.monotonic() - t0, 2)})
                 return
             # no 'postqueue -f': how soon deferred mail goes out is the cluster's own behaviour
             self.progress.status(f"waiting for mail queues to drain: {left}")
             time.sleep(1.0)
-        self.h.fail("harness", "queue-drain", {"left": left}, error=f"queues not empty after {self.drain_s:.0f} s")
+        self.h.fail("harness-queue", "queue-drain", {"left": left}, error=f"queues not empty after {self.drain_s:.0f} s")
