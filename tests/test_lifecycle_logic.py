@@ -1,0 +1,129 @@
+"""Pure logic of the foundation: design names and x-mailha merging, thresholds, image content
+hashes, owner labels, compose error explanations, greetings, message tokens, claim outcomes."""
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import designs, images, thresholds
+from harness.certification import ClaimResult, Outcome
+from harness.clients import identify
+from harness.clients.message import build, token_of
+from harness.cluster import _explain_compose_error, owner_alive, owner_label
+from harness.errors import UserError
+
+
+def test_design_names_and_aliases():
+    assert designs.canonical("Mirror") == "mirror"
+    assert designs.canonical("domain-split") == "proxy"
+    with pytest.raises(UserError, match="unknown design 'nosuch'; the designs are: mirror, functional_split"):
+        designs.canonical("nosuch")
+
+
+def test_x_mailha_blocks_deep_merge_where_compose_would_replace(tmp_path):
+    base = tmp_path / "base.yml"
+    base.write_text("x-mailha:\n  endpoints:\n    smtp: {host: 10.0.0.1, port: 25}\n  nodes: {a: {lan: 1}}\n  ready: [1, 2]\n")
+    over = tmp_path / "over.yml"
+    over.write_text("x-mailha:\n  endpoints:\n    imap: {host: 10.0.0.1, port: 143}\n  ready: [3]\nservices: {}\n")
+    meta = designs.read_x_mailha([base, over])
+    assert set(meta["endpoints"]) == {"smtp", "imap"}  # maps merge key by key
+    assert meta["ready"] == [3]                        # lists are replaced
+    assert meta["nodes"] == {"a": {"lan": 1}}
+
+
+def test_override_that_is_not_yaml_or_not_a_mapping_is_a_one_sentence_error(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("services: [\n")
+    with pytest.raises(UserError, match="is not valid YAML"):
+        designs.read_x_mailha([bad])
+    lst = tmp_path / "list.yml"
+    lst.write_text("- a\n- b\n")
+    with pytest.raises(UserError, match="is not a compose file"):
+        designs.read_x_mailha([lst])
+
+
+def test_thresholds_parse_overrides_and_refuse_unknown_names():
+    t = thresholds.parse("no_interruption_s=5,resync_s=12")
+    assert t["no_interruption_s"] == 5.0 and t["resync_s"] == 12.0
+    assert t["converge_s"] == thresholds.THRESHOLDS["converge_s"].default
+    with pytest.raises(ValueError, match="unknown threshold 'no_interuption_s'"):
+        thresholds.parse(["no_interuption_s=5"])
+    with pytest.raises(ValueError, match="needs a number"):
+        thresholds.parse(["resync_s=soon"])
+
+
+def test_image_tag_follows_the_build_context_content(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "CONTEXTS", tmp_path)
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "Dockerfile").write_text("FROM x\n")
+    role = images.Role("demo", "a demo role")
+    h1 = images.context_hash(role, "sha256:parent1")
+    assert h1 == images.context_hash(role, "sha256:parent1")       # stable: an unchanged image is not rebuilt
+    assert h1 != images.context_hash(role, "sha256:parent2")       # a new parent image rebuilds
+    (tmp_path / "demo" / "entry").write_text("#!/bin/sh\n")
+    h2 = images.context_hash(role, "sha256:parent1")
+    assert h2 != h1                                                 # a new file rebuilds
+    os.chmod(tmp_path / "demo" / "entry", 0o755)
+    assert images.context_hash(role, "sha256:parent1") != h2        # so does a changed mode
+
+
+def test_unknown_role_is_a_usage_error():
+    with pytest.raises(UserError, match="unknown role 'mial'"):
+        images._check_roles(["mial"])
+
+
+def test_owner_labels_identify_live_and_dead_processes():
+    me = owner_label()
+    assert owner_alive(me) and owner_alive("cli")
+    host_ns = me.split(":")[0]
+    assert not owner_alive(f"{host_ns}:999999999:1")       # no such pid: a killed run, to be swept
+    pid = me.split(":")[1]
+    assert not owner_alive(f"{host_ns}:{pid}:12345")        # same pid, other start time: reused pid
+    assert owner_alive("otherhost/1:1:1")                    # another host's run is not ours to judge
+    assert not owner_alive("garbage")
+
+
+@pytest.mark.parametrize("stderr,expect", [
+    ("Error response from daemon: driver failed programming external connectivity on endpoint x: "
+     "Bind for 127.0.0.1:18080 failed: port is already allocated", "port 127.0.0.1:18080 is already in use"),
+    ("Error response from daemon: Pool overlaps with other one on this address space", "overlaps an existing Docker network"),
+    ("Error response from daemon: No such image: mailha/mail:abc", "run 'mailha images build'"),
+    ("something else entirely\nlast line", "docker compose failed: last line"),
+])
+def test_compose_errors_become_one_sentence(stderr, expect):
+    assert expect in _explain_compose_error(stderr, [])
+
+
+@pytest.mark.parametrize("greeting,nodes,node", [
+    ("* OK [CAPABILITY IMAP4rev1] mirror-b ready.", ["mirror-a", "mirror-b"], "mirror-b"),
+    ("220 mirror-a.example.test ESMTP mirror-a", ["mirror-a", "mirror-b"], "mirror-a"),
+    ("+OK be10 ready.", ["be1", "be10"], "be10"),
+    ("220 mx.example.org ESMTP Postfix", [], "mx"),
+    ("garbage", [], None),
+])
+def test_the_answering_node_is_read_from_its_greeting(greeting, nodes, node):
+    assert identify(greeting, nodes) == node
+
+
+def test_messages_carry_their_token_in_three_places():
+    raw = build("mh-abc1-s0n7", "user1@example.test")
+    text = raw.decode()
+    assert "Message-ID: <mh-abc1-s0n7@mailha.test>" in text and "Subject: mailha mh-abc1-s0n7" in text
+    assert token_of(raw) == "mh-abc1-s0n7"
+    assert token_of(b"Message-ID: <mh-zz9-q1@mailha.test>\r\n") == "mh-zz9-q1"
+    assert token_of(b"Subject: hello\r\n") is None
+
+
+def test_outcome_compares_measurements_with_the_seed_claims():
+    o = Outcome("mirror", None)
+    o.results["load_sharing"] = ClaimResult("load_sharing", "Some", {}, [], [])      # claimed Some: agrees
+    o.results["auto_resync"] = ClaimResult("auto_resync", "No", {}, ["took 300 s"], [])
+    o.results["processing_redundancy"] = ClaimResult("processing_redundancy", "Yes", {}, [], [])  # exceeds Some
+    assert set(o.below_claim()) == {"auto_resync"}
+    with pytest.raises(AssertionError, match="mirror.auto_resync: claimed Yes, measured No — took 300 s"):
+        o.assert_claims_hold()
+    v = Outcome("mirror", "no-resync-hook")
+    v.results = dict(o.results)
+    v.assert_caught("auto_resync")
+    with pytest.raises(AssertionError, match="was not caught"):
+        v.assert_caught("load_sharing")
