@@ -138,7 +138,11 @@ class Cluster:
 
     def resolve_config(self) -> dict:
         """Validate the files with ``docker compose config`` and inject our labels."""
-        r = _compose(self.project, self.files, ["config"], env=self.compose_env(), check=False, timeout=60)
+        # every profile: services kept for runtime (``profiles: [scale]``) must be in the resolved
+        # file, labelled, so start_service can start them; ``up`` still skips them (they keep
+        # their ``profiles`` key)
+        r = _compose(self.project, self.files, ["config"], env={**self.compose_env(), "COMPOSE_PROFILES": "*"},
+                     check=False, timeout=60)
         if not r.ok:
             msg = (r.err or r.out).strip().splitlines()
             raise UserError(f"the compose configuration ({', '.join(f.name for f in self.files)}) is not valid: "
@@ -268,6 +272,23 @@ class Cluster:
         _compose(self.project, [self.resolved], ["up", "-d", "--no-deps", "--no-build", "--pull", "never",
                                                  "--force-recreate", service],
                  env=self.compose_env(), timeout=timeout)
+
+    def start_service(self, service: str, checks: list[dict] | None = None, timeout: float = 120) -> float:
+        """Start one more service of the running cluster (e.g. one kept in a compose profile for
+        scale-out) without touching the others, and wait until it answers: ``checks`` (readiness
+        specs as in ``x-mailha.ready``), else the service's own entries in ``ready``. Seconds taken."""
+        t0 = time.monotonic()
+        if service not in (self.config.get("services") or {}):
+            raise UserError(f"design {self.design} has no service {service!r} to start.")
+        _compose(self.project, [self.resolved], ["up", "-d", "--no-deps", "--no-build", "--pull", "never", service],
+                 env=self.compose_env(), timeout=timeout)
+        deadline = t0 + timeout
+        if checks is None:
+            self.wait_ready(deadline=deadline, services=[service])
+        else:
+            for spec in checks:
+                readiness.wait(spec, self.container(spec["service"]) if spec.get("service") else None, deadline)
+        return time.monotonic() - t0
 
     def _exited(self, container: str) -> bool:
         r = docker.run(["inspect", "-f", "{{.State.Status}}", container], check=False)
