@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started as a background job
     parser = build_parser()
     a = parser.parse_args(argv)
     if not getattr(a, "fn", None):

@@ -6,6 +6,7 @@ is mailha's (harness/errors.py), mapped from pytest's and the run's summary.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -51,9 +52,21 @@ def cmd_certify(a) -> int:
         argv += ["-k", a.k]
     argv += a.pytest_args or []
     print(f"mailha: certifying {', '.join(names)}: {' '.join(argv[1:])}", file=sys.stderr)
+    # not subprocess.call: on Ctrl-C it SIGKILLs the child, which then cannot remove its clusters
+    child = subprocess.Popen(argv, cwd=ROOT)
     try:
-        rc = subprocess.call(argv, cwd=ROOT)
+        rc = child.wait()
     except KeyboardInterrupt:
+        # the child got the terminal's SIGINT too (or, for our SIGTERM, gets it now): let it tear down
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)  # the plugin turns it into an interrupt with teardown
+        print("mailha: interrupted; waiting for the suite to remove its clusters", file=sys.stderr)
+        while True:
+            try:
+                child.wait()
+                break
+            except KeyboardInterrupt:
+                continue  # a second Ctrl-C must not orphan the teardown either
         return EXIT_INTERRUPTED
     latest = REPORTS / "latest"
     summary = {}

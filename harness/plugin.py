@@ -142,6 +142,9 @@ def pytest_configure(config):
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(_SESSION.run.file("junit.xml"))
     signal.signal(signal.SIGTERM, _sigterm)  # SIGTERM tears down like Ctrl-C
+    # a shell starts background jobs with SIGINT ignored, and Python keeps it ignored: an
+    # interrupt must always tear the clusters down
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(session, config, items):
