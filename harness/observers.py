@@ -187,9 +187,15 @@ def current_holder(topo, vip: str | None = None) -> str | None:
 
 # -- replicas --------------------------------------------------------------------------------
 def read_replica(topo, node: str, users: dict[str, str] | None = None, timeout: float = 20.0) -> dict:
-    """{user: {mailbox: {uidvalidity, messages}}} of one node, read directly over IMAP."""
+    """{user: {mailbox: {uidvalidity, messages}}} of one node, read directly over IMAP (only the
+    users the node holds: ``Topology.users_of``)."""
     n = topo.nodes[node]
-    _node, boxes = imap_mod.read_all(n.lan, 143, users or topo.users(), topo.node_names, timeout)
+    held = topo.users_of(node)
+    if users is None:
+        users = held
+    elif "users" in n.meta:  # a node that holds only some users is not asked for the others
+        users = {u: pw for u, pw in users.items() if u in held}
+    _node, boxes = imap_mod.read_all(n.lan, 143, users, topo.node_names, timeout)
     return boxes
 
 
@@ -234,7 +240,11 @@ def differences(reads: dict[str, dict]) -> list[str]:
 
 def wait_converged(topo, history: History, after: str, deadline_s: float, users=None,
                    poll: float = 0.3, progress=None) -> dict:
-    """Poll the data nodes until they read identical; record a ``converge`` op."""
+    """Poll the data nodes until they read identical; record a ``converge`` op. Nothing to wait
+    for (no op recorded) when no user is held by two data nodes (one store per user)."""
+    held = [set(topo.users_of(n.name)) for n in topo.data_nodes()]
+    if not any(a & b for i, a in enumerate(held) for b in held[i + 1:]):
+        return {"seconds": 0.0, "identical": True, "replicated": False}
     proc = "observer-converge"
     t0 = time.monotonic()
     history.invoke(proc, "converge", {"after": after})

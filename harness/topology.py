@@ -67,6 +67,24 @@ class Topology:
             return out
         return dict(u)
 
+    def users_of(self, node: str) -> dict[str, str]:
+        """The workload users whose mailboxes ``node`` holds: all of them, unless the node says
+        ``users: "1-10"`` (indices of the workload users, ranges joined by commas) — one store per
+        user, as in the proxy design's back ends."""
+        everyone = self.users()
+        spec = self.nodes[node].meta.get("users")
+        if spec is None:
+            return everyone
+        wanted: set[int] = set()
+        for part in str(spec).split(","):
+            lo, _, hi = part.strip().partition("-")
+            wanted.update(range(int(lo), int(hi or lo) + 1))
+        return {u: pw for i, (u, pw) in enumerate(everyone.items(), 1) if i in wanted}
+
+    def holder_of(self, user: str) -> list[str]:
+        """The data nodes that hold ``user``'s mailboxes."""
+        return [n.name for n in self.data_nodes() if user in self.users_of(n.name)]
+
     def probe_user(self) -> tuple[str, str]:
         p = self.meta.get("probe_user") or {}
         if p:
