@@ -96,6 +96,7 @@ class Scenario:
                                                             progress=self.progress)
                 self.phase("final")
                 self.final = observers.final_reads(self.topo, self.h)
+                self.check_nodes()
         finally:
             for part in (self.sessions, self.prober, self.vip):
                 if part:
@@ -111,6 +112,31 @@ class Scenario:
         return (self.start_t or 0.0, self.end_t if self.end_t is not None else self.h.now())
 
     # -- recovery helpers ------------------------------------------------------------------------
+    def check_nodes(self, timeout: float = 10.0) -> None:
+        """After the scenario every node must answer again; a node that does not is a finding of
+        this scenario, and the next test gets a fresh cluster instead of inheriting the damage."""
+        from .readiness import imap
+
+        dead = {}
+        for n in self.topo.data_nodes():
+            t0 = time.monotonic()
+            while True:
+                try:
+                    imap(n.lan, 143, timeout=2)
+                    break
+                except (OSError, ConnectionError) as e:
+                    if time.monotonic() - t0 > timeout:
+                        dead[n.name] = str(e)[:120]
+                        break
+                    time.sleep(0.5)
+        self.h.invoke("harness-health", "node-health", {"nodes": self.topo.node_names})
+        if dead:
+            self.cluster.dirty = True
+            self.h.fail("harness-health", "node-health", {"dead": dead}, error=f"not answering: {sorted(dead)}")
+            raise AssertionError(f"after the scenario these servers no longer answer IMAP: {dead} "
+                                 f"(the next test gets a fresh cluster)")
+        self.h.ok("harness-health", "node-health", {"dead": {}})
+
     def drain_queues(self) -> None:
         """Wait until no node's MTA queue holds mail (deferred mail is delivered, not lost)."""
         t0 = time.monotonic()
