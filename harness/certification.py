@@ -115,7 +115,7 @@ class Certifier:
 
     def check(self, name: str, sc: Scenario | None = None, **options) -> dict:
         """Run a checker on this test's history (within the scenario's window when given)."""
-        if name == "messages" and sc is not None:
+        if name in ("messages", "replicas") and sc is not None:
             options.setdefault("prefix", f"mh-{sc.tag}-")
         res = self.checks_fx.run(name, design=self.design, window=sc.window if sc else None, **options)
         key = name if name not in self.outcome.checks else f"{name}#{len(self.outcome.checks)}"

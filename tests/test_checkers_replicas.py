@@ -160,3 +160,16 @@ def test_deterministic():
     h = H().read(box(*T[:5], "mh-r1-a1"), at=1.0, node=A).read(box(*T[:5], "mh-r1-b1"), at=2.0, node=B)
     h = finals(h, box(*T[:5], "mh-r1-a1"), box(*T[:5], "mh-r1-b1"))
     assert as_json(replicas(h)) == as_json(replicas(h))
+
+
+def test_prefix_judges_only_this_tests_messages():
+    # an earlier test left a duplicate (same token on two UIDs) in the shared mailbox
+    old = [{"uid": 1, "token": "mh-old-1", "flags": []}, {"uid": 2, "token": "mh-old-1", "flags": []}]
+    mine = [{"uid": 3, "token": "mh-new-1", "flags": []}, {"uid": 4, "token": "mh-new-2", "flags": []}]
+    h = finals(H(), old + mine, old + mine)
+    assert replicas(h, min_ok=1)["valid"] == "fail"
+    r = replicas(h, min_ok=1, prefix="mh-new-")
+    assert r["valid"] == "pass" and r["messages"] == 2
+    # a divergence in this test's own mail is still caught
+    h2 = finals(H(), old + mine, old + mine[:1])
+    assert replicas(h2, min_ok=1, prefix="mh-new-")["valid"] == "fail"

@@ -1,0 +1,67 @@
+"""Smoke test of the mail role image (Postfix 3.7 + Dovecot 2.3 + Roundcube), started alone with
+the mirror's configuration and no peer: a message sent with SMTP is read back with IMAP, POP3
+and webmail, and a killed Dovecot comes back with the image's own control command."""
+from __future__ import annotations
+
+import time
+
+from harness import readiness
+from harness.clients.imap import Imap
+from harness.clients.pop3 import Pop3Client
+from harness.clients.smtp import SmtpClient
+from harness.clients.webmail import WebmailSession
+from harness.history import History
+from harness import ROOT
+from harness.solo import solo
+
+USER, PW = "user1@example.test", "pw-user1"
+
+
+def _wait(fn, timeout=60.0):
+    t0, last = time.monotonic(), None
+    while time.monotonic() - t0 < timeout:
+        try:
+            return fn(), time.monotonic() - t0
+        except Exception as e:  # not up yet
+            last = e
+            time.sleep(0.2)
+    raise AssertionError(f"no answer within {timeout:.0f} s: {last}")
+
+
+def test_mail_node_alone_delivers_and_serves_every_protocol():
+    env = {"NODE_NAME": "solo-mail", "WEBMAIL": "yes", "PROVISION": "INBOX Archive Trash"}
+    with solo("mail", env=env, volumes=[f"{ROOT / 'compose' / 'mirror'}:/conf:ro"]) as c:
+        greet, secs = _wait(lambda: readiness.smtp(c.ip))
+        assert "solo-mail" in greet, greet
+        print(f"mail image: SMTP ready {secs:.1f} s after start")
+        h = History()
+        assert SmtpClient(h, "smtp", ["solo-mail"]).send(c.ip, 25, "mh-solo-1", USER) == "ok", h.events[-1].error
+
+        def delivered():
+            with Imap(c.ip, 143, USER, PW, ["solo-mail"]) as imap:
+                assert imap.node == "solo-mail"
+                toks = [m["token"] for m in imap.read("INBOX")["messages"]]
+                assert "mh-solo-1" in toks, toks
+                return toks
+        _wait(delivered, 20)
+        assert "mh-solo-1" in (Pop3Client(h, "pop", ["solo-mail"]).read(c.ip, 110, USER, PW) or [])
+        ws = WebmailSession(f"http://{c.ip}", nodes=["solo-mail"])
+        ws.login(USER, PW)
+        assert "mh-solo-1" in ws.list_inbox()["tokens"]
+        assert ws.node == "solo-mail"
+
+
+def test_killed_dovecot_is_detected_and_restarted_by_the_image_control_command():
+    with solo("mail", env={"NODE_NAME": "solo-mail"}, volumes=[f"{ROOT / 'compose' / 'mirror'}:/conf:ro"]) as c:
+        _wait(lambda: readiness.imap(c.ip))
+        assert c.exec("mail-ctl kill dovecot").ok
+        time.sleep(0.5)
+        assert not c.exec("mail-ctl status dovecot").ok, "dovecot still reported running after kill"
+        try:
+            readiness.imap(c.ip, timeout=1)
+            raise AssertionError("IMAP still answers with Dovecot killed")
+        except (OSError, ConnectionError):
+            pass
+        r = c.exec("mail-ctl start dovecot")
+        assert r.ok, r.err
+        _wait(lambda: readiness.imap(c.ip, user=USER, password=PW), 20)
