@@ -34,6 +34,9 @@ from harness.errors import FaultError
 from harness.history import NEMESIS, History
 from harness.observers import current_holder
 
+#: fault ids are unique in a process (one run), so fault windows of different tests never collide
+_IDS = itertools.count(1)
+
 NODE_FAULTS = ("kill", "stop", "pause", "wipe", "daemon-kill", "isolate")
 LINK_FAULTS = ("partition", "link-latency", "link-bandwidth", "link-hold")
 FAULTS = NODE_FAULTS + LINK_FAULTS
@@ -75,7 +78,6 @@ class Nemesis:
         self.h = history
         self.progress = progress
         self.active: dict[str, Active] = {}
-        self._ids = itertools.count(1)
 
     # -- public API -------------------------------------------------------------------------------
     def resolve(self, target: str) -> str:
@@ -95,7 +97,7 @@ class Nemesis:
     def apply(self, fault: str, target: str, **params) -> str:
         if fault not in FAULTS:
             raise FaultError(f"unknown fault {fault!r}; the faults are: {', '.join(FAULTS)}.")
-        fid = f"f{next(self._ids)}"
+        fid = f"f{next(_IDS)}"
         concrete = self.resolve(target)
         value = {"id": fid, "fault": fault, "target": concrete, "params": params}
         if concrete != target:
