@@ -53,7 +53,7 @@ def cmd_images(a) -> int:
         for name, role in images.ROLES.items():
             print(f"{name:10s} {images.resolve(name) or '(not built)':32s} {role.what}")
         return 0
-    results = images.build(a.roles or None, force=a.force, progress=Progress())
+    results = images.build(a.roles or None, force=a.force, no_cache=a.no_cache, progress=Progress())
     built = [r for r, v in results.items() if v["status"] == "built"]
     print(f"{len(results)} images: {len(built)} built, {len(results) - len(built)} up to date or supplied.")
     return 0
@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["build", "list"])
     s.add_argument("roles", nargs="*", metavar="ROLE")
     s.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    s.add_argument("--no-cache", action="store_true", help="rebuild without Docker's layer cache (a cold build)")
     s.set_defaults(fn=cmd_images)
 
     s = sub.add_parser("up", help="bring a design up and leave it running")

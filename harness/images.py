@@ -170,7 +170,7 @@ def _parent_id(role: Role) -> str | None:
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
 
-def _build(role: Role, tag: str, parent_ref: str, progress: Progress) -> None:
+def _build(role: Role, tag: str, parent_ref: str, progress: Progress, no_cache: bool = False) -> None:
     CACHE.mkdir(exist_ok=True)
     (CACHE / "build-logs").mkdir(exist_ok=True)
     log = CACHE / "build-logs" / f"{role.name}.log"
@@ -179,7 +179,7 @@ def _build(role: Role, tag: str, parent_ref: str, progress: Progress) -> None:
         shutil.copytree(role.context, ctx)
         for p, name in _extra_files(role):
             shutil.copy2(p, ctx / name)
-        argv = [docker.docker_bin(), "build", "--build-arg", f"BASE={parent_ref}",
+        argv = [docker.docker_bin(), "build", *(["--no-cache"] if no_cache else []), "--build-arg", f"BASE={parent_ref}",
                 "--label", f"{docker.LABEL_IMAGE}={role.name}", "-t", tag, "-t", f"mailha/{role.name}:latest", str(ctx)]
         env = dict(os.environ, DOCKER_BUILDKIT="0")  # Debian's engine has no buildx
         step, last = "starting", []
@@ -198,7 +198,8 @@ def _build(role: Role, tag: str, parent_ref: str, progress: Progress) -> None:
         raise HostError(f"image build for role {role.name!r} failed at {step}: {tail} (full log: {log}).")
 
 
-def build(names: list[str] | None = None, *, force: bool = False, progress: Progress | None = None) -> dict[str, dict]:
+def build(names: list[str] | None = None, *, force: bool = False, no_cache: bool = False,
+          progress: Progress | None = None) -> dict[str, dict]:
     """Build (or confirm up to date) the given roles and their parents, in dependency order."""
     progress = progress or Progress()
     docker.require_engine()
@@ -231,12 +232,12 @@ def build(names: list[str] | None = None, *, force: bool = False, progress: Prog
             parent_id = image_id(parent_ref)
         tag = tag_for(role, parent_id)
         t = time.monotonic()
-        if image_id(tag) and not force:
+        if image_id(tag) and not (force or no_cache):
             results[role.name] = {"image": tag, "status": "up to date", "seconds": 0.0}
             progress.done(f"{role.name:10s} {tag} up to date")
             continue
         progress.step(f"building {role.name}: {role.what}")
-        _build(role, tag, parent_ref, progress)
+        _build(role, tag, parent_ref, progress, no_cache=no_cache)
         secs = time.monotonic() - t
         results[role.name] = {"image": tag, "status": "built", "seconds": round(secs, 1)}
         progress.done(f"{role.name:10s} {tag} built in {secs:.0f} s")
