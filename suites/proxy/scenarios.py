@@ -22,7 +22,6 @@ from harness.clients.ldap import LdapClient
 from harness.clients.pop3 import Pop3Client
 from harness.clients.smtp import SmtpClient
 from harness.history import ops as history_ops
-from harness.workload import Mix, Workload
 
 from .probes import GroupProbes
 
@@ -668,12 +667,16 @@ def scale_out(cert: Certifier, seconds: float = 6.0):
         u = spec["users"]
         new_users = {f"{u['prefix']}{i}@{topo.domain}": u["password"].format(user=f"{u['prefix']}{i}")
                      for i in range(int(u["first"]), int(u["last"]) + 1)}
-        extra = Workload(topo, cert.h, cert.s.seed, f"{sc.tag}n", Mix(senders=1, send_rate=2.0, web=0), users=new_users).start()
-        sc.steady(seconds)
-        extra.stop()
-        e2e_new = _new_user_roundtrip(cert, sc, sorted(new_users)[0], new_users)
+        # the new users' tokens have their own prefix: the final reads (be1, be2) do not hold them
+        new_prefix = f"mh-{sc.tag}n-"
+        _new_user_traffic(cert, topo, new_users, new_prefix, seconds)
+        e2e_new = _new_user_roundtrip(cert, sc, sorted(new_users)[0], new_users, new_prefix)
         sc.drain_queues()
-        placement = _placement(cert, topo, new_users, be["service"], f"mh-{sc.tag}")
+        acked_new = defaultdict(set)
+        for o in test_ops(cert, sc, "send"):
+            if o.type == "ok" and user_of(o) in new_users:
+                acked_new[user_of(o)].add((o.invoke.value or {}).get("token"))
+        placement = _placement(cert, topo, new_users, be["service"], acked_new)
     after = _started(cert.cluster)
     restarted = sorted(s for s, st in before.items() if after.get(s) != st)
     ops = test_ops(cert, sc)
@@ -704,6 +707,7 @@ def scale_out(cert: Certifier, seconds: float = 6.0):
         **{k: num(v, "s") for k, v in steps.items()},
         "new_users": num(len(new_users)), "new_user_ops_ok": num(len(new_ops) - len(new_failed)),
         "new_user_ops_failed": num(len(new_failed), "", 0),
+        "new_user_messages_missing": num(placement["missing"], "", 0),
         "existing_user_ops_failed": num(len(old_failed), "", 0),
         f"{px['name']}_share": num(share),
         f"{px['name']}_share_deviation": num(abs(share - 1 / n_px) * n_px, "", band),
@@ -711,6 +715,38 @@ def scale_out(cert: Certifier, seconds: float = 6.0):
     no_loss(cert, sc, "scale_by_adding", "scale")
     cert.cluster.dirty = True  # grown on purpose: later tests get the reference size again
     return cert.finish()
+
+
+def _new_user_traffic(cert, topo, users: dict[str, str], prefix: str, seconds: float) -> None:
+    """New users at work through the client endpoints for ``seconds``: sending, reading with
+    IMAP and POP3 (their own processes, beside the main workload's)."""
+    import threading
+
+    stop = threading.Event()
+    names = sorted(users)
+
+    def run(kind: str):
+        i = 0
+        smtp = SmtpClient(cert.h, f"new-{kind}", topo.node_names, 10)
+        imap = ImapClient(cert.h, f"new-{kind}", topo.node_names, 10)
+        pop = Pop3Client(cert.h, f"new-{kind}", topo.node_names, 10)
+        while not stop.wait(0.3):
+            u = names[i % len(names)]
+            i += 1
+            if kind == "smtp":
+                smtp.send(*topo.endpoint("smtp"), f"{prefix}new{i}", u)
+            elif kind == "imap":
+                imap.read(*topo.endpoint("imap"), u, users[u])
+            else:
+                pop.read(*topo.endpoint("pop3"), u, users[u])
+
+    threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in ("smtp", "imap", "pop3")]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
 
 
 def _started(cluster) -> dict[str, str]:
@@ -742,9 +778,9 @@ def _wait_serving(topo, proxy: str, timeout: float) -> float:
                          f"(names {names})")
 
 
-def _new_user_roundtrip(cert, sc, user, users) -> dict:
+def _new_user_roundtrip(cert, sc, user, users, prefix) -> dict:
     topo = sc.topo
-    tok = f"mh-{sc.tag}-e2enew"
+    tok = f"{prefix}e2e"
     host, port = topo.endpoint("smtp")
     t0 = time.monotonic()
     if SmtpClient(cert.h, "scale-smtp", topo.node_names, 10).send(host, port, tok, user) != "ok":
@@ -759,12 +795,13 @@ def _new_user_roundtrip(cert, sc, user, users) -> dict:
     return {"ok": False, "error": "the new user's mail never showed in IMAP", "seconds": time.monotonic() - t0}
 
 
-def _placement(cert, topo, users, new_backend: str, prefix) -> dict:
-    """New users known to the new back end only, with their mail there."""
+def _placement(cert, topo, users, new_backend: str, acked: dict[str, set]) -> dict:
+    """New users known to the new back end only, and every message accepted for them there."""
     reasons = []
     known = {b: held_users(topo, topo.container(b), users) for b in backends(topo)}
     known[new_backend] = held_users(topo, cert.cluster.container(new_backend), users)
     addr = (topo.meta.get("scale_out") or {}).get("backend", {}).get("lan")
+    missing = 0
     for u in sorted(users):
         where = sorted(b for b, us in known.items() if u in us)
         if where != [new_backend]:
@@ -772,11 +809,11 @@ def _placement(cert, topo, users, new_backend: str, prefix) -> dict:
             continue
         try:
             with Imap(addr, 143, u, users[u], topo.node_names, 10) as c:
-                n = sum(1 for m in c.read("INBOX")["messages"] if (m["token"] or "").startswith(prefix))
+                have = {m["token"] for mb in c.mailboxes() for m in c.read(mb)["messages"]}
         except IMAP_ERRORS as e:
             reasons.append(f"new user {u}: direct read on {new_backend} failed ({e})")
             continue
-        if not n:
-            reasons.append(f"new user {u} has no mail on {new_backend}")
-    return {"reasons": reasons}
-
+        missing += len(acked.get(u, set()) - have)
+    if missing:
+        reasons.append(f"{missing} accepted messages for new users are not on {new_backend}")
+    return {"reasons": reasons, "missing": missing}
