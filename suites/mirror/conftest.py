@@ -4,9 +4,10 @@ import pytest
 from harness.certification import Certifier
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def mirror(cluster_for):
-    """The reference mirror (compose/mirror.yml plus any --mailha-override), shared by the suite."""
+    """The reference mirror (compose/mirror.yml plus any --mailha-override), shared by the suite;
+    asked for per test so that a cluster a test left damaged is replaced, not inherited."""
     return cluster_for("mirror")
 
 
