@@ -178,15 +178,39 @@ def run(design: str, *, duration: str | float = "5m", seed: int | None = None, f
     counts = {"ok": 0, "fail": 0, "info": 0}
     h.listen(lambda e: counts.__setitem__(e.type, counts[e.type] + 1) if e.type in counts else None)
     started = time.monotonic()
-    t_run = None
-    stop_status = threading.Event()
     try:
         h.invoke("harness-cluster", "cluster-up", {"design": design, "run_id": cluster.run_id})
         cluster.up()
         h.ok("harness-cluster", "cluster-up", {"design": design, "seconds": round(time.monotonic() - started, 2),
                                                "timings": cluster.timings})
-        sc = Scenario(cluster, h, seed=seed, tag=f"c{rd.run_id[-4:]}", progress=progress,
-                      converge_s=thr["converge_s"] * 2)
+        run_schedule(cluster, h, schedule, thr=thr, seed=seed, tag=f"c{rd.run_id[-4:]}", progress=progress,
+                     checks=checks, evidence=evidence, design=design, counts=counts)
+    except KeyboardInterrupt:
+        progress.note("interrupted: healing and removing the cluster")
+        raise
+    finally:
+        h.close()
+        try:
+            cluster.down()
+        except Exception as e:  # the cluster must go; say so if it did not
+            progress.note(f"teardown failed: {e}")
+        rd.update_meta(duration_s=round(time.monotonic() - started, 1))
+    from harness.report import finish_run
+    summary = finish_run(rd)
+    summary["run_dir"] = str(rd.path)
+    return summary
+
+
+def run_schedule(cluster, h: History, schedule: sched.Schedule, *, thr: dict, seed: int, tag: str,
+                 progress: Progress, checks, evidence, design: str, counts: dict | None = None) -> dict:
+    """Run ``schedule`` against a running cluster under the mixed workload, then recover, read,
+    check and record the claims. Used by ``mailha chaos`` and by the suites' short chaos test."""
+    if counts is None:
+        counts = {"ok": 0, "fail": 0, "info": 0}
+        h.listen(lambda e: counts.__setitem__(e.type, counts[e.type] + 1) if e.type in counts else None)
+    stop_status = threading.Event()
+    sc = Scenario(cluster, h, seed=seed, tag=tag, progress=progress, converge_s=thr["converge_s"] * 2)
+    try:
         with sc:
             t_run = time.monotonic()
             driver = Driver(sc, schedule, t_run, progress).start()
@@ -203,32 +227,19 @@ def run(design: str, *, duration: str | float = "5m", seed: int | None = None, f
                 time.sleep(min(1.0, max(remaining, 0)))
                 remaining = schedule.duration_s - (time.monotonic() - t_run)
             driver.stop()
-            stop_status.set()
-        result = judge(sc, checks, evidence, thr, design, driver)
-        result["e2e"] = e2e.roundtrip(sc.topo, h, f"mh-{sc.tag}-e2eend")
-        for proto, claim in e2e.PROTO_CLAIM.items():
-            r = result["e2e"].get(proto)
-            if r is not None:
-                evidence.record(design, claim, "Yes" if r["ok"] else "No", checks=["e2e"],
-                                numbers={f"{proto}_after_chaos": num(r["seconds"], "s")},
-                                note="" if r["ok"] else f"{proto} after the chaos run: {r['error']}")
-    except KeyboardInterrupt:
-        progress.note("interrupted: healing and removing the cluster")
-        raise
     finally:
         stop_status.set()
-        h.close()
-        try:
-            cluster.down()
-        except Exception as e:  # the cluster must go; say so if it did not
-            progress.note(f"teardown failed: {e}")
-        rd.update_meta(duration_s=round(time.monotonic() - started, 1))
-    from harness.report import finish_run
-    summary = finish_run(rd)
-    summary["run_dir"] = str(rd.path)
-    if driver.errors:
-        summary.setdefault("chaos_errors", driver.errors)
-    return summary
+    result = judge(sc, checks, evidence, thr, design, driver)
+    result["e2e"] = e2e.roundtrip(sc.topo, h, f"mh-{sc.tag}-e2eend")
+    for proto, claim in e2e.PROTO_CLAIM.items():
+        r = result["e2e"].get(proto)
+        if r is not None:
+            evidence.record(design, claim, "Yes" if r["ok"] else "No", checks=["e2e"],
+                            numbers={f"{proto}_after_chaos": num(r["seconds"], "s")},
+                            note="" if r["ok"] else f"{proto} after the chaos run: {r['error']}")
+    result["driver_errors"] = driver.errors
+    result["faults_applied"] = driver.applied
+    return result
 
 
 def judge(sc: Scenario, checks: Checks, evidence: Evidence, thr: dict, design: str, driver: Driver) -> dict:
