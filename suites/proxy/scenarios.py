@@ -243,6 +243,12 @@ def routing(cert: Certifier, per_user: int = 2):
         if len(hosts) > 1:
             reasons_one.append(f"{u} has {len(hosts)} directory entries (mailHost {', '.join(hosts)})")
         want = owner.get(u)
+        names = [h for h in hosts if not _is_address(h)]
+        if names:
+            reasons_route.append(
+                f"{u}: mailHost {', '.join(names)} is a host name, not an address — routing then needs the name "
+                f"service at every delivery, and a stopped back end becomes 'host not found': bounced mail where "
+                f"DNS answers NXDOMAIN (Docker's DNS forgets stopped containers), stalled lookups where it does not")
         named = {node_of_mailhost(topo, h) for h in hosts}
         if named != {want}:
             reasons_route.append(f"{u}: LDAP mailHost {', '.join(hosts) or 'missing'} names "
@@ -268,6 +274,16 @@ def routing(cert: Certifier, per_user: int = 2):
         "reads_through_proxies": num(reads), "routing_mismatches": num(len(reasons_route), "", 0)})
     no_loss(cert, sc, "ldap_routing")
     return cert.finish()
+
+
+def _is_address(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+        return True
+    except ValueError:
+        return False
 
 
 def _direct_reads(cert, topo, users, prefix) -> dict[str, dict[str, set]]:
