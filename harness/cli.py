@@ -62,7 +62,10 @@ def cmd_images(a) -> int:
 def cmd_up(a) -> int:
     from .cluster import Cluster
 
+    from .cluster import sweep
+
     c = Cluster(a.design, overrides=a.override or [], owner="cli", progress=Progress())
+    sweep(progress=c.progress)  # what killed runs left behind would block the subnets
     try:
         c.up(timeout=a.timeout)
     except KeyboardInterrupt:
