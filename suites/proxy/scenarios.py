@@ -23,7 +23,7 @@ from harness.clients.pop3 import Pop3Client
 from harness.clients.smtp import SmtpClient
 from harness.history import ops as history_ops
 
-from .probes import GroupProbes
+from .probes import GroupProbes, OpenSessions
 
 # a clean temporary refusal: Dovecot's [UNAVAILABLE] / [SYS/TEMP], an SMTP 4xx
 TEMPORARY = re.compile(r"UNAVAILABLE|SYS/TEMP|[Tt]emporar|(^|\D)4\d\d(\D|$)")
@@ -534,11 +534,16 @@ def proxy_failure(cert: Certifier, fault: str = "kill", target: str | None = Non
     through the other proxy within the failover bound, and no mail is lost."""
     bound = cert.thresholds["stops_responding_s"]
     with cert.scenario(drain_s=60) as sc:
-        target = target or proxies(sc.topo)[0]
-        sc.steady(3)
-        with sc.fault(fault, target) as fid:
-            sc.wait(hold)
-        sc.steady(4)
+        sessions_ = OpenSessions(sc.topo, cert.h).start()
+        try:
+            sc.steady(3)
+            # the proxy that holds the most open sessions right now: its clients must move
+            target = target or sessions_.busiest(proxies(sc.topo))
+            with sc.fault(fault, target) as fid:
+                sc.wait(hold)
+            sc.steady(4)
+        finally:
+            sessions_.stop()
     faults_applied(cert, sc)
     start, end = fault_window(cert, fid)
     a = cert.check("availability", sc, bound_s=bound)
@@ -549,11 +554,15 @@ def proxy_failure(cert: Certifier, fault: str = "kill", target: str | None = Non
         if not within(gap, bound):
             reasons.append(f"{proto}: {gap} s without service through the load balancers after {fault} of {target}")
     sessions = [o for o in test_ops(cert, sc, "session")]
-    broken = [o for o in sessions if o.type == "fail" and o.end is not None and o.end >= start]
+    invoked = next(e.t for e in cert.h.snapshot() if e.proc == "nemesis" and e.test == cert.nodeid
+                   and e.f == "fault" and e.type == "invoke" and (e.value or {}).get("id") == fid)
+    # a kill breaks sessions before docker confirms it: count from the moment it was ordered
+    broken = [o for o in sessions if o.type == "fail" and o.end is not None and o.end >= invoked]
     moves = []
     for o in broken:
-        nxt = next((s for s in sessions if s.proc == o.proc and s.start >= o.end), None)
-        if nxt is not None and nxt.type == "ok":
+        # the first session of that client that held after the break (retries may fail before it)
+        nxt = next((s for s in sessions if s.proc == o.proc and s.start >= o.end and s.type == "ok"), None)
+        if nxt is not None:
             moves.append((nxt.start - o.end, nxt.node))
     slowest_move = max((s for s, _ in moves), default=None)
     if any(n == target for _, n in moves):
