@@ -523,9 +523,10 @@ def backend_lost(cert: Certifier, target: str | None = None):
         f"lost_with_{target}": num(count - len(lost_others)),
         "lost_for_other_users": num(len(lost_others), "", 0)},
         reasons=[] if count == 0 else [f"{count} acknowledged messages were only on {target} and went with its disk"])
-    if lost_others:
-        cert.claim("backend_failure_disadvantage", "No",
-                   reasons=[f"{len(lost_others)} messages of users on other back ends lost with {target}"])
+    # the disclosed disadvantage, for a lost disk: only that back end's users lose anything
+    cert.claim("backend_failure_disadvantage", "unknown" if m["valid"] == "unknown" else verdict(not lost_others),
+               checks=["messages"], numbers={"other_users_mail_lost_with_disk": num(len(lost_others), "", 0)},
+               reasons=[f"{len(lost_others)} messages of users on other back ends lost with {target}"] if lost_others else [])
     return cert.finish()
 
 
