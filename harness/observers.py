@@ -36,6 +36,7 @@ class VipObserver:
         self._last = None
         self._lock = threading.Lock()
         self._write = threading.Lock()
+        self._last_t = 0.0
         # wall clock -> history time (containers share the host's clock)
         self._offset = time.time() - time.monotonic()
 
@@ -139,8 +140,12 @@ class VipObserver:
             if key == self._last and not force:
                 return
             self._last = key
-        t = min(self._t(wall), self.h.now())
         with self._write:  # several threads observe; each invoke/ok pair must stay together
+            # each node's events arrive in order, but one node's may be processed after another's
+            # later event: the combined state is only true from the moment it was computed on, so
+            # times never go backwards (the error is the processing delay, milliseconds)
+            t = max(min(self._t(wall), self.h.now()), self._last_t)
+            self._last_t = t
             for vip, d in by_vip.items():
                 self.h.invoke("observer-vip", "vip-holders", {"vip": vip}, t=t)
                 self.h.ok("observer-vip", "vip-holders", {"vip": vip, **d, "unreachable": unreachable}, t=t)
