@@ -247,19 +247,23 @@ def judge(sc: Scenario, checks: Checks, evidence: Evidence, thr: dict, design: s
     out = {}
     win = sc.window
     out["faults"] = checks.run("faults", design=design, window=win)
+    # judged: acknowledged mail lost; counted: duplicates (at-least-once) and deleted mail back
     out["messages"] = m = checks.run("messages", design=design, window=win, allow_duplicates=True,
-                                     prefix=f"mh-{sc.tag}-")
+                                     fail_on_resurrected=False, prefix=f"mh-{sc.tag}-")
     out["availability"] = a = checks.run("availability", design=design, window=win, bound_s=thr["no_interruption_s"])
     if sc.vip:
         out["split_brain"] = s = checks.run("split_brain", design=design, window=win)
     if len(sc.topo.data_nodes()) >= 2:
-        out["replicas"] = r = checks.run("replicas", design=design, window=win)
+        out["replicas"] = r = checks.run("replicas", design=design, window=win, allow_duplicates=True,
+                                         prefix=f"mh-{sc.tag}-")
         out["convergence"] = checks.run("convergence", design=design, window=win, bound_s=thr["converge_s"] * 2)
     t = m.get("totals") or {}
+    back = sum(x.get("count", 0) for x in (m.get("resurrected") or {}).values())
     evidence.record(design, "data_redundancy", {"pass": "Yes", "fail": "No"}.get(m["valid"], "unknown"),
-                    checks=["messages"], note="; ".join(m.get("reasons") or []),
+                    checks=["messages"], note="; ".join((m.get("reasons") or []) + (
+                        [f"{back} deleted messages came back (dsync merge)"] if back else [])),
                     numbers={"chaos_acked": num(t.get("acked")), "chaos_lost": num(t.get("lost"), "", 0),
-                             "chaos_duplicated": num(t.get("duplicated"))})
+                             "chaos_duplicated": num(t.get("duplicated")), "chaos_deleted_came_back": num(back)})
     # availability over the run per protocol, against the design's uptime claim where it has one
     nums, worst_gap, reasons = {}, 0.0, []
     for proto, d in sorted((a.get("protos") or {}).items()):

@@ -12,7 +12,6 @@ import time
 
 from harness import e2e, observers
 from harness.certification import Certifier, from_check, num, verdict, within
-from harness.claims import catalogue
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
 from harness.observers import LagProbe, current_holder
@@ -39,8 +38,8 @@ def no_loss(cert: Certifier, sc, **options) -> dict:
     delivers at least once: a crash between LMTP's answer and the queue update redelivers) are
     counted honestly but judged under users_unaware, not as data loss."""
     options.setdefault("allow_duplicates", True)
-    # a deleted message that comes back is no data loss: judged under read_either (expunges must
-    # replicate), counted here
+    # a deleted message that comes back (dsync merging after a partition) is no data loss: its
+    # user notices, so it counts under users_unaware; here it is a number
     options.setdefault("fail_on_resurrected", False)
     m = cert.check("messages", sc, **options)
     t = m.get("totals", {})
@@ -48,9 +47,6 @@ def no_loss(cert: Certifier, sc, **options) -> dict:
     cert.claim("data_redundancy", from_check(m), checks=["messages"], numbers={
         "acked": num(t.get("acked")), "lost": num(t.get("lost"), "", 0), "duplicated": num(t.get("duplicated")),
         "resurrected": num(resurrected)}, reasons=m.get("reasons"))
-    if resurrected and "read_either" in {c.id for c in catalogue().for_design(cert.design)}:
-        cert.claim("read_either", "Some", checks=["messages"], numbers={"resurrected_deletes": num(resurrected, "", 0)},
-                   reasons=[f"{resurrected} deleted messages came back after replication"])
     return m
 
 
@@ -239,14 +235,16 @@ def failover(cert: Certifier, fault: str, hold: float = 8.0):
 
 def users_unaware(cert: Certifier, sc, avail: dict, msgs: dict, label: str) -> None:
     """'Most system users are unaware when a failover occurs': the share of users who could notice
-    anything — a duplicate in their mailbox, a webmail session that had to log in again, a UID that
+    anything — a duplicate in their mailbox or a deleted message back, a webmail session that had to
+    log in again, a UID that
     now shows another message, a UIDVALIDITY change (full re-download) — must stay below the bound.
     IMAP clients reconnect by themselves and renumbered messages are re-fetched silently: counted,
     not judged."""
     r = cert.check("replicas", sc)
     ev = [e for e in cert.h.snapshot() if e.test == cert.nodeid and sc.window[0] <= e.t <= sc.window[1]]
     to = {(o.invoke.value or {}).get("token"): (o.invoke.value or {}).get("to") for o in history_ops(ev, "send")}
-    dup_users = {to.get(t) for n in (msgs.get("duplicated") or {}).values() for t in n.get("tokens", [])} - {None}
+    dup_users = {to.get(t) for k in ("duplicated", "resurrected") for n in (msgs.get(k) or {}).values()
+                 for t in n.get("tokens", [])} - {None}
     web_users = {(o.invoke.value or {}).get("user") for o in history_ops(ev, "session")
                  if o.type == "fail" and (o.invoke.value or {}).get("proto") == "http"} - {None}
     mixed_users = {x["user"] for k in ("uid_reused", "uidvalidity_changed") for x in (r.get(k) or {}).get("examples", [])}
@@ -257,7 +255,7 @@ def users_unaware(cert: Certifier, sc, avail: dict, msgs: dict, label: str) -> N
     sessions = {p: d.get("sessions") or {} for p, d in avail.get("protos", {}).items()}
     reasons = [] if ratio is not None and ratio <= bound else [
         f"{len(aware)} of {len(everyone)} users could notice the failover "
-        f"({len(dup_users)} got a duplicate, {len(web_users)} had to log in to webmail again, "
+        f"({len(dup_users)} got a duplicate or a deleted message back, {len(web_users)} had to log in to webmail again, "
         f"{len(mixed_users)} saw a UID change meaning)"]
     cert.claim("users_unaware", "unknown" if ratio is None else verdict(not reasons), checks=["replicas", "messages"],
                reasons=reasons, numbers={
