@@ -215,12 +215,16 @@ def run_schedule(cluster, h: History, schedule: sched.Schedule, *, thr: dict, se
             t_run = time.monotonic()
             driver = Driver(sc, schedule, t_run, progress).start()
 
+            # every 2 s on a terminal; in a log, every 15 s is enough to show the run is alive
+            every = 2.0 if progress.tty else 15.0
+
             def status():
-                while not stop_status.wait(2.0):
+                while not stop_status.wait(every):
                     el = time.monotonic() - t_run
                     act = "; ".join(driver.labels.values()) or "none"
                     progress.status(f"chaos {el:5.0f}/{schedule.duration_s:.0f} s  faults {driver.applied}/{len(schedule)}"
-                                    f"  ops ok={counts['ok']} fail={counts['fail']} info={counts['info']}  active: {act}")
+                                    f"  ops ok={counts['ok']} fail={counts['fail']} info={counts['info']}  active: {act}",
+                                    force=True)
             threading.Thread(target=status, daemon=True).start()
             remaining = schedule.duration_s - (time.monotonic() - t_run)
             while remaining > 0:
