@@ -50,6 +50,16 @@ def git_commit() -> dict:
     return {"commit": commit or None, "dirty": dirty}
 
 
+def _argv() -> list[str]:
+    """The command as a person would type it again (``python -m pytest``, not pytest's __main__.py)."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("pytest/__main__.py", "pytest/__main__.pyc")):
+        return ["python", "-m", "pytest", *argv[1:]]
+    if argv and argv[0].endswith("/mailha"):
+        return ["mailha", *argv[1:]]
+    return argv
+
+
 class RunDir:
     """A run directory; JSON files are written atomically so a reader never sees half a file."""
 
@@ -68,7 +78,7 @@ class RunDir:
             "run_id": run_id,
             "label": label,
             "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": command or sys.argv,
+            "command": command or _argv(),
             "cwd": os.getcwd(),
             "harness_version": __version__,
             "git": git_commit(),
