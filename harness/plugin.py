@@ -292,6 +292,21 @@ def evidence(mailha_session, request) -> Evidence:
     return Evidence(mailha_session, request.node.nodeid)
 
 
+@pytest.fixture
+def certifier(cluster_for, mailha_session, checks, evidence, request):
+    """``certifier(design)`` -> a Certifier on the design's reference cluster (plus any
+    --mailha-override); ``certifier(design, variant=NAME)`` on the cluster with the broken override
+    ``compose/overrides/<design>/<NAME>.yml``, whose results never count for the matrix. Asked for
+    per test, so a cluster a test left damaged is replaced, not inherited."""
+    from .certification import Certifier
+
+    def make(design: str, variant: str | None = None):
+        cluster = cluster_for(design, overrides=[f"{design}/{variant}.yml"] if variant else ())
+        return Certifier(design=design, cluster=cluster, session=mailha_session, checks=checks,
+                         evidence=evidence, nodeid=request.node.nodeid, variant=variant)
+    return make
+
+
 class Checks:
     """Runs checkers and stores their results (so ``mailha analyze`` can re-run them)."""
 

@@ -85,26 +85,30 @@ class Sessions:
     that list the inbox every second. A session the server breaks is a ``session`` op that
     fails (``broken``); the client then reconnects, like a mail client would."""
 
-    def __init__(self, topo, history: History, imap: int = 4, webmail: int = 2, timeout: float = 2.0):
+    def __init__(self, topo, history: History, imap: int = 4, webmail: int = 2, timeout: float = 2.0,
+                 name: str = "session-imap", user_stride: int = 1):
         self.topo = topo
         self.h = history
         self.n_imap = imap if topo.has_endpoint("imap") else 0
         self.n_web = webmail if topo.has_endpoint("http") else 0
         self.timeout = timeout
+        self.name = name              # process names: <name>-<k>
+        self.user_stride = user_stride
+        self.on: dict[int, str | None] = {}  # IMAP session k -> the node it is open on now
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def _imap(self, k: int):
-        proc = f"session-imap-{k}"
+        proc = f"{self.name}-{k}"
         host, port = self.topo.endpoint("imap")
-        users = list(self.topo.users().items())
-        user, pw = users[k % len(users)]
+        users = sorted(self.topo.users().items())
+        user, pw = users[(k * self.user_stride) % len(users)]
         while not self._stop.is_set():
             self.h.invoke(proc, "session", {"proto": "imap", "user": user})
             ops, node = 0, None
             try:
                 with Imap(host, port, user, pw, self.topo.node_names, self.timeout) as c:
-                    node = c.node
+                    node = self.on[k] = c.node
                     c.c.select_folder("INBOX", readonly=True)
                     while not self._stop.wait(0.5):
                         c.c.noop()
@@ -113,6 +117,13 @@ class Sessions:
             except IMAP_ERRORS as e:
                 self.h.fail(proc, "session", {"proto": "imap", "ops": ops}, node=node, error=f"broken: {short_error(e)}")
                 self._stop.wait(0.2)
+            finally:
+                self.on[k] = None
+
+    def busiest(self, among: list[str]) -> str:
+        """The node of ``among`` holding the most open IMAP sessions now."""
+        counts = {n: sum(1 for v in self.on.values() if v == n) for n in among}
+        return max(among, key=lambda n: (counts[n], -among.index(n)))
 
     def _web(self, k: int):
         proc = f"session-http-{k}"

@@ -1,27 +1,20 @@
-"""Fixtures of the design I (mirror) suite: the reference cluster and per-test certifiers."""
+"""Fixtures of the design I (mirror) suite: certifiers on the reference cluster and its broken variants."""
 import pytest
 
-from harness.certification import Certifier
+
+@pytest.fixture
+def cert(certifier):
+    """A Certifier on the reference mirror (compose/mirror.yml plus any --mailha-override)."""
+    return certifier("mirror")
 
 
 @pytest.fixture
-def mirror(cluster_for):
-    """The reference mirror (compose/mirror.yml plus any --mailha-override), shared by the suite;
-    asked for per test so that a cluster a test left damaged is replaced, not inherited."""
-    return cluster_for("mirror")
+def mirror(cert):
+    """The running reference mirror itself (for tests that drive it directly)."""
+    return cert.cluster
 
 
 @pytest.fixture
-def cert(mirror, mailha_session, checks, evidence, request):
-    return Certifier(design="mirror", cluster=mirror, session=mailha_session, checks=checks,
-                     evidence=evidence, nodeid=request.node.nodeid)
-
-
-@pytest.fixture
-def variant(cluster_for, mailha_session, checks, evidence, request):
+def variant(certifier):
     """``variant("replication-off")`` -> a Certifier on the mirror with that broken override."""
-    def make(name: str) -> Certifier:
-        cluster = cluster_for("mirror", overrides=[f"mirror/{name}.yml"])
-        return Certifier(design="mirror", cluster=cluster, session=mailha_session, checks=checks,
-                         evidence=evidence, nodeid=request.node.nodeid, variant=name)
-    return make
+    return lambda name: certifier("mirror", variant=name)

@@ -1,23 +1,16 @@
-"""Fixtures of the design IV (domain split through proxies) suite: the reference cluster and
-per-test certifiers."""
+"""Fixtures of the design IV (domain split through proxies) suite: certifiers on the reference
+cluster and its broken variants."""
 import pytest
 
-from harness.certification import Certifier
-
 
 @pytest.fixture
-def cert(cluster_for, mailha_session, checks, evidence, request):
+def cert(certifier):
     """A Certifier on the reference cluster (compose/proxy.yml plus any --mailha-override), shared
     while it stays clean: a test that grows it marks it dirty and the next test gets a fresh one."""
-    return Certifier(design="proxy", cluster=cluster_for("proxy"), session=mailha_session, checks=checks,
-                     evidence=evidence, nodeid=request.node.nodeid)
+    return certifier("proxy")
 
 
 @pytest.fixture
-def variant(cluster_for, mailha_session, checks, evidence, request):
+def variant(certifier):
     """``variant("route-by-container-name")`` -> a Certifier on the cluster with that broken override."""
-    def make(name: str) -> Certifier:
-        cluster = cluster_for("proxy", overrides=[f"proxy/{name}.yml"])
-        return Certifier(design="proxy", cluster=cluster, session=mailha_session, checks=checks,
-                         evidence=evidence, nodeid=request.node.nodeid, variant=name)
-    return make
+    return lambda name: certifier("proxy", variant=name)

@@ -18,6 +18,7 @@ from harness.clients import identify, short_error
 from harness.clients.imap import ERRORS as IMAP_ERRORS
 from harness.clients.imap import Imap
 from harness.history import History
+from harness.probes import Sessions
 
 PROTOS = ("imap", "pop3", "smtp")
 
@@ -116,56 +117,7 @@ class GroupProbes:
             t.join(timeout=self.timeout + 5)
 
 
-class OpenSessions:
-    """Long-lived IMAP sessions through the client endpoint (NOOP every 0.5 s), like
-    harness.probes.Sessions, but each knows the proxy it is on while it is open — so a test can
-    kill a proxy that really holds sessions. A session the server breaks is a ``session`` op that
-    fails; the client then reconnects (through the endpoint, wherever that sends it)."""
-
-    def __init__(self, topo, history: History, count: int = 6, timeout: float = 3.0):
-        self.topo = topo
-        self.h = history
-        self.count = count
-        self.timeout = timeout
-        self.on: dict[int, str | None] = {}
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def _run(self, k: int):
-        proc = f"session-imap-open-{k}"
-        host, port = self.topo.endpoint("imap")
-        users = sorted(self.topo.users().items())
-        user, pw = users[(k * 3) % len(users)]
-        while not self._stop.is_set():
-            self.h.invoke(proc, "session", {"proto": "imap", "user": user})
-            ops, node = 0, None
-            try:
-                with Imap(host, port, user, pw, self.topo.node_names, self.timeout) as c:
-                    node = self.on[k] = c.node
-                    c.c.select_folder("INBOX", readonly=True)
-                    while not self._stop.wait(0.5):
-                        c.c.noop()
-                        ops += 1
-                self.h.ok(proc, "session", {"proto": "imap", "ops": ops}, node=node)
-            except IMAP_ERRORS as e:
-                self.h.fail(proc, "session", {"proto": "imap", "ops": ops}, node=node, error=f"broken: {short_error(e)}")
-                self._stop.wait(0.2)
-            finally:
-                self.on[k] = None
-
-    def busiest(self, among: list[str]) -> str:
-        """The node of ``among`` holding the most open sessions now."""
-        counts = {n: sum(1 for v in self.on.values() if v == n) for n in among}
-        return max(among, key=lambda n: (counts[n], -among.index(n)))
-
-    def start(self) -> "OpenSessions":
-        for k in range(self.count):
-            t = threading.Thread(target=self._run, args=(k,), daemon=True, name=f"open-session-{k}")
-            t.start()
-            self._threads.append(t)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=self.timeout + 10)
+def OpenSessions(topo, history: History, count: int = 6, timeout: float = 3.0) -> Sessions:
+    """Long-lived IMAP sessions through the VIP that know which proxy they are on while open
+    (``.on``, ``.busiest()``), so a test can kill the proxy that holds the most of them."""
+    return Sessions(topo, history, imap=count, webmail=0, timeout=timeout, name="session-imap-open", user_stride=3)
