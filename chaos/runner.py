@@ -160,6 +160,7 @@ def run(design: str, *, duration: str | float = "5m", seed: int | None = None, f
                                                     "replay": str(replay) if replay else None, "thresholds": thr},
                        seed=seed, base=reports)
     schedule.write(rd.path)
+    rd.update_meta(kind="chaos", design=design)  # no pytest here: no junit.xml is expected
     progress.step(f"chaos run {rd.run_id}\n{schedule.describe()}")
     h = History(rd.file("history.jsonl"))
     rd.update_meta(t0_monotonic=h.t0, wall_t0=time.time())

@@ -128,7 +128,8 @@ class History:
         if type not in TYPES:
             raise ValueError(f"unknown event type {type!r}")
         with self._lock:
-            ev = Event(i=next(self._counter), t=self.now() if t is None else t, type=type, proc=proc, f=f,
+            # rounded as written to the file: checks run live and re-run from the file see the same times
+            ev = Event(i=next(self._counter), t=round(self.now() if t is None else t, 6), type=type, proc=proc, f=f,
                        value=value, node=node, error=error,
                        test=test if test is not None else self.context.get("test"),
                        design=design if design is not None else self.context.get("design"))

@@ -138,7 +138,10 @@ def build(runs: list[Run]) -> dict:
             checks["total"] += 1
             v = str((c.get("result") or {}).get("valid", "unknown"))
             checks[v if v in checks else "unknown"] += 1
-        if r.tests is None:
+        if r.tests is None and r.meta.get("kind") == "chaos":
+            if r.meta.get("duration_s") is None:  # set when the chaos run ended, however it ended
+                reasons.append((EXIT_HARNESS, f"chaos run {r.run_id} did not finish (killed or crashed)"))
+        elif r.tests is None:
             reasons.append((EXIT_HARNESS, f"run {r.run_id} did not finish: there is no junit.xml (the session was killed or crashed)"))
         pe = r.meta.get("pytest_exit")
         if pe in (2, 3):
