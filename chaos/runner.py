@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from harness import designs, e2e, observers
+from harness import designs, e2e
 from harness.certification import num
 from harness.cluster import Cluster, owner_label, sweep
 from harness.errors import FaultError, UserError

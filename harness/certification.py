@@ -146,6 +146,20 @@ class Certifier:
         return self.outcome
 
 
+def gaps(avail: dict, bound: float, label: str, what: str = "without service") -> tuple[dict, list[str]]:
+    """Per protocol of an ``availability`` result: the longest gap as a number against ``bound``
+    (``<proto>_gap_<label>``) and a reason for each protocol over it."""
+    nums, reasons = {}, []
+    for proto, d in sorted((avail.get("protos") or {}).items()):
+        gap = (d.get("longest_gap") or {}).get("value")
+        nums[f"{proto}_gap_{label}"] = num(gap, "s", bound)
+        if not within(gap, bound):
+            at = d.get("longest_gap_at") or {}
+            where = f" (from t={at.get('start')}, {at.get('before')} -> {at.get('after')})" if at else ""
+            reasons.append(f"{proto}: {gap} s {what}{where}")
+    return nums, reasons
+
+
 def verdict(ok: bool, unknown: bool = False, partial: bool = False) -> str:
     """Yes / Some / No / unknown from a check's outcome."""
     if unknown:

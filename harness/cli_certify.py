@@ -11,8 +11,7 @@ import subprocess
 import sys
 
 from . import ROOT, designs
-from .errors import (EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATED,
-                     UserError)
+from .errors import EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATED, UserError
 from .store import REPORTS
 
 

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -382,7 +381,6 @@ def remove_run(run_id: str) -> dict:
 def runs() -> list[dict]:
     """Every mailha run that has objects on this engine, from their labels."""
     found: dict[str, dict] = {}
-    fmt = '{{json .Labels}}'
     for kind, cmd in (("containers", ["ps", "-a", "--filter", f"label={LABEL_RUN}", "--format", '{{.Names}}\t{{.State}}\t{{.Label "' + LABEL_RUN + '"}}']),):
         r = docker.run(cmd, check=False)
         for line in r.out.splitlines():

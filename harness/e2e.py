@@ -30,7 +30,7 @@ def roundtrip(topo, history: History, token: str, *, user: str | None = None, ti
 
     def until(fn, check):
         t = time.monotonic()
-        res, errs = None, None
+        res = None
         while time.monotonic() - t < timeout:
             res = fn()
             if res is not None and check(res):

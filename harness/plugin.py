@@ -6,7 +6,6 @@ results, claim evidence, container logs and ``junit.xml``; at the end it renders
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time

@@ -1,7 +1,6 @@
 """Pure logic of the foundation: design names and x-mailha merging, thresholds, image content
 hashes, owner labels, compose error explanations, greetings, message tokens, claim outcomes."""
 import os
-from pathlib import Path
 
 import pytest
 

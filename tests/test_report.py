@@ -459,3 +459,11 @@ def test_merge_refuses_to_overwrite_a_run(tmp_path, capsys):
     assert "not a merged report" in capsys.readouterr().err
     out, s = merge([a.path, a.path], tmp_path / "m")  # the same run twice counts once
     assert s["run_ids"] == ["a"] and s["exit_code"] == EXIT_OK
+
+
+def test_a_finished_chaos_run_needs_no_junit_but_an_unfinished_one_is_a_harness_error(tmp_path):
+    ev = [record("mirror", "smtp", "Yes")]
+    done = finish_run(make_run(tmp_path / "a", evidence=ev, junit=None, meta={"kind": "chaos", "duration_s": 310.0}))
+    assert done["exit_code"] == 0, done["reasons"]
+    killed = finish_run(make_run(tmp_path / "b", evidence=ev, junit=None, meta={"kind": "chaos"}))
+    assert killed["exit_code"] == EXIT_HARNESS

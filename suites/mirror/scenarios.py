@@ -11,10 +11,10 @@ import re
 import time
 
 from harness import e2e, observers
-from harness.certification import Certifier, from_check, num, verdict, within
+from harness.certification import Certifier, from_check, gaps, num, verdict, within
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
-from harness.observers import LagProbe, current_holder
+from harness.observers import LagProbe
 from harness.history import ops as history_ops
 from harness.workload import Mix
 
@@ -53,14 +53,9 @@ def no_loss(cert: Certifier, sc, **options) -> dict:
 def failover_gaps(cert: Certifier, sc, bound: float, claim: str, label: str) -> dict:
     """Longest gap a client saw per protocol through the VIP, against ``bound``."""
     a = cert.check("availability", sc, bound_s=bound)
-    nums, reasons = {}, []
+    nums, reasons = gaps(a, bound, label)
     for proto, d in sorted(a.get("protos", {}).items()):
-        gap = (d.get("longest_gap") or {}).get("value")
-        nums[f"{proto}_gap_{label}"] = num(gap, "s", bound)
         nums[f"{proto}_failed_probes_{label}"] = num(d.get("failed"))
-        if not within(gap, bound):
-            at = d.get("longest_gap_at") or {}
-            reasons.append(f"{proto}: {gap} s without service (from t={at.get('start')}, {at.get('before')} -> {at.get('after')})")
     value = "unknown" if a["valid"] == "unknown" else ("Yes" if not reasons else "No")
     cert.claim(claim, value, numbers=nums, reasons=reasons or ([] if value != "unknown" else a.get("reasons")),
                checks=["availability"])
@@ -277,12 +272,7 @@ def daemon_dies(cert: Certifier, daemon: str = "dovecot", hold: float = 8.0):
         sc.steady(6)
     faults_applied(cert, sc)
     a = cert.check("availability", sc, bound_s=bound, protos=["imap", "pop3"])
-    nums, reasons = {}, []
-    for proto, d in sorted(a.get("protos", {}).items()):
-        gap = (d.get("longest_gap") or {}).get("value")
-        nums[f"{proto}_gap_{daemon}_dies"] = num(gap, "s", bound)
-        if not within(gap, bound):
-            reasons.append(f"{proto}: {gap} s without service while {daemon} was dead on the active server")
+    nums, reasons = gaps(a, bound, f"{daemon}_dies", f"without service while {daemon} was dead on the active server")
     value = "unknown" if a["valid"] == "unknown" else verdict(not reasons)
     for claim in ("single_active", "no_spof"):
         cert.claim(claim, value, numbers=nums, reasons=reasons, checks=["availability"])

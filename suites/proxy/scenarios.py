@@ -15,7 +15,7 @@ import time
 from collections import Counter, defaultdict
 
 from harness import docker, e2e
-from harness.certification import Certifier, from_check, num, verdict, within
+from harness.certification import Certifier, from_check, gaps, num, verdict
 from harness.clients.imap import ERRORS as IMAP_ERRORS
 from harness.clients.imap import Imap, ImapClient
 from harness.clients.ldap import LdapClient
@@ -492,7 +492,7 @@ def backend_failure(cert: Certifier, fault: str = "kill", target: str | None = N
                    f"while {target} was down ({fault}), {served} of {len(access)} logins of its users succeeded: "
                    f"no other server serves them"])
     if sends_refused or pf["bounced"]:
-        cert.claim("smtp", "No", reasons=[f"mail for users of a dead back end was refused or bounced"])
+        cert.claim("smtp", "No", reasons=["mail for users of a dead back end was refused or bounced"])
     protocols_work(cert, sc, f"after-{fault}")
     return cert.finish()
 
@@ -548,12 +548,7 @@ def proxy_failure(cert: Certifier, fault: str = "kill", target: str | None = Non
     faults_applied(cert, sc)
     start, end = fault_window(cert, fid)
     a = cert.check("availability", sc, bound_s=bound)
-    nums, reasons = {}, []
-    for proto, d in sorted(a.get("protos", {}).items()):
-        gap = (d.get("longest_gap") or {}).get("value")
-        nums[f"{proto}_gap_{fault}_{target}"] = num(gap, "s", bound)
-        if not within(gap, bound):
-            reasons.append(f"{proto}: {gap} s without service through the load balancers after {fault} of {target}")
+    nums, reasons = gaps(a, bound, f"{fault}_{target}", f"without service through the load balancers after {fault} of {target}")
     sessions = [o for o in test_ops(cert, sc, "session")]
     invoked = next(e.t for e in cert.h.snapshot() if e.proc == "nemesis" and e.test == cert.nodeid
                    and e.f == "fault" and e.type == "invoke" and (e.value or {}).get("id") == fid)
