@@ -465,5 +465,5 @@ def test_a_finished_chaos_run_needs_no_junit_but_an_unfinished_one_is_a_harness_
     ev = [record("mirror", "smtp", "Yes")]
     done = finish_run(make_run(tmp_path / "a", evidence=ev, junit=None, meta={"kind": "chaos", "duration_s": 310.0}))
     assert done["exit_code"] == 0, done["reasons"]
-    killed = finish_run(make_run(tmp_path / "b", evidence=ev, junit=None, meta={"kind": "chaos"}))
+    killed = finish_run(make_run(tmp_path / "b", evidence=ev, junit=None, meta={"kind": "chaos", "duration_s": None}))
     assert killed["exit_code"] == EXIT_HARNESS
