@@ -111,11 +111,14 @@ class Session:
 
 
 def _label_from_args(args) -> str:
+    """``mirror``, ``mirror-proxy``, ``unit``, or ``all`` for the whole test tree."""
     names = []
     for a in args:
         parts = Path(a.split("::")[0]).parts
         if "suites" in parts and parts.index("suites") + 1 < len(parts):
             names.append(parts[parts.index("suites") + 1])
+        elif "suites" in parts:
+            return "all"
         elif parts and parts[0] == "tests":
             names.append("unit")
     names = sorted(set(names))

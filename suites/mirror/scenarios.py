@@ -349,8 +349,9 @@ def wipe(cert: Certifier, which: str = "not-vip-holder", rpo: float | None = Non
             sc.wait(6)
         sc.steady(6)
     faults_applied(cert, sc)
+    # judged: loss beyond the recovery point; duplicates and deleted-but-back count elsewhere
     opts = {"loss_at": loss_at, "rpo_s": rpo} if rpo is not None else {}
-    m = cert.check("messages", sc, **opts)
+    m = cert.check("messages", sc, allow_duplicates=True, fail_on_resurrected=False, **opts)
     exposed = (m.get("exposed") or {}).get("count", 0)
     cert.claim("data_redundancy", from_check(m), checks=["messages"], reasons=m.get("reasons"), numbers={
         f"lost_after_wipe_{which}": num((m.get("totals") or {}).get("lost"), "", 0),
