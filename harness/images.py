@@ -167,6 +167,7 @@ def _parent_id(role: Role) -> str | None:
 
 
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _build(role: Role, tag: str, parent_ref: str, progress: Progress, no_cache: bool = False) -> None:
@@ -178,7 +179,8 @@ def _build(role: Role, tag: str, parent_ref: str, progress: Progress, no_cache: 
         shutil.copytree(role.context, ctx)
         for p, name in _extra_files(role):
             shutil.copy2(p, ctx / name)
-        argv = [docker.docker_bin(), "build", *(["--no-cache"] if no_cache else []), "--build-arg", f"BASE={parent_ref}",
+        # --force-rm: a failed step must not leave its container behind (it carries no run label)
+        argv = [docker.docker_bin(), "build", "--force-rm", *(["--no-cache"] if no_cache else []), "--build-arg", f"BASE={parent_ref}",
                 "--label", f"{docker.LABEL_IMAGE}={role.name}", "-t", tag, "-t", f"mailha/{role.name}:latest", str(ctx)]
         env = dict(os.environ, DOCKER_BUILDKIT="0")  # Debian's engine has no buildx
         step, last = "starting", []
@@ -193,8 +195,11 @@ def _build(role: Role, tag: str, parent_ref: str, progress: Progress, no_cache: 
                     progress.status(f"{role.name}: {step}", force=True)
             rc = p.wait()
     if rc != 0:
-        tail = " | ".join(x for x in last if x.strip())[-300:]
-        raise HostError(f"image build for role {role.name!r} failed at {step}: {tail} (full log: {log}).")
+        clean = [ANSI.sub("", x).strip() for x in last]
+        # the lines that say why (apt's "E:", the builder's verdict), not the builder's chatter
+        why = [x for x in clean if x and not x.startswith(("--->", "Step ", "Removing intermediate"))
+               and not x.startswith(("Reading ", "Building ", "Running in"))]
+        raise HostError(f"image build for role {role.name!r} failed at {step}: {' | '.join(why)[-300:]} (full log: {log}).")
 
 
 def build(names: list[str] | None = None, *, force: bool = False, no_cache: bool = False,
