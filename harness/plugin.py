@@ -89,6 +89,17 @@ class Session:
         self.progress = Progress(prefix="mailha")
         self.started = time.monotonic()
 
+    def sweep_once(self) -> None:
+        """Remove runs whose owner process died (a killed pytest); only once per session."""
+        if self.swept:
+            return
+        self.swept = True
+        from . import docker
+        from .cluster import sweep
+
+        if docker.ping(timeout=10):
+            sweep(progress=self.progress)
+
     def record_host_facts(self) -> None:
         """Docker version and the backends this host forces (shown in the report's run facts)."""
         from . import doctor
@@ -159,6 +170,9 @@ def pytest_collection_modifyitems(session, config, items):
                 errors.append(f"{item.nodeid}: {e.args[0] if e.args else e}")
     if errors:
         raise pytest.UsageError("unknown claims in markers:\n  " + "\n  ".join(errors))
+    # a session that will start containers first removes what killed sessions left behind
+    if _SESSION is not None and any("suites" in Path(str(item.path)).parts for item in items):
+        _SESSION.sweep_once()
 
 
 def session_state() -> Session:
@@ -223,15 +237,13 @@ def cluster_for(mailha_session, request):
     configuration of a design takes the current one down first. ``mark_dirty`` forces a
     fresh cluster on the next request (after a fault that could not be healed).
     """
-    from .cluster import Cluster, sweep
+    from .cluster import Cluster
     from .cluster import owner_label
 
     s = mailha_session
 
     def get(design: str, overrides: list | tuple = ()) -> Cluster:
-        if not s.swept:
-            sweep(progress=s.progress)  # what killed runs left behind
-            s.swept = True
+        s.sweep_once()  # what killed runs left behind
         ovs = [*s.overrides_for(design), *[str(o) for o in overrides]]
         key = (design, tuple(ovs))
         cur = s.clusters.get(design)
