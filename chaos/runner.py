@@ -247,6 +247,32 @@ def run_schedule(cluster, h: History, schedule: sched.Schedule, *, thr: dict, se
     return result
 
 
+def users_noticing(sc: Scenario, m: dict, r: dict, evidence: Evidence, thr: dict, design: str) -> None:
+    """'Most users are unaware': users who could notice something over the whole run — a duplicate,
+    a deleted message back, a UID shown for two messages, a UIDVALIDITY change — against the bound."""
+    from harness.history import ops as history_ops
+
+    ev = [e for e in sc.h.snapshot() if sc.window[0] <= e.t <= sc.window[1]]
+    to = {(o.invoke.value or {}).get("token"): (o.invoke.value or {}).get("to") for o in history_ops(ev, "send")}
+    noticed = {to.get(t) for k in ("duplicated", "resurrected") for n in (m.get(k) or {}).values()
+               for t in n.get("tokens", [])}
+    noticed |= {x.get("user") for k in ("uid_reused", "uidvalidity_changed") for x in (r.get(k) or {}).get("examples", [])}
+    everyone = set(sc.topo.users())
+    aware = (noticed - {None}) & everyone
+    ratio = len(aware) / len(everyone) if everyone else None
+    bound = thr["broken_sessions_ratio"]
+    counts = {"uid_reused": (r.get("uid_reused") or {}).get("count", 0),
+              "uidvalidity_changed": (r.get("uidvalidity_changed") or {}).get("count", 0),
+              "resurrected": sum(x.get("count", 0) for x in (m.get("resurrected") or {}).values()),
+              "duplicated": (m.get("totals") or {}).get("duplicated", 0)}
+    note = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items() if v)
+    evidence.record(design, "users_unaware", "unknown" if ratio is None else ("Yes" if ratio <= bound else "No"),
+                    checks=["messages", "replicas"], note=(f"{len(aware)} of {len(everyone)} users could notice ({note})"
+                                                          if aware else ""),
+                    numbers={"chaos_users_noticing": num(len(aware)), "chaos_noticing_ratio": num(ratio, "", bound),
+                             **{f"chaos_{k}": num(v) for k, v in counts.items()}})
+
+
 def judge(sc: Scenario, checks: Checks, evidence: Evidence, thr: dict, design: str, driver: Driver) -> dict:
     """Every checker over the whole run, and the claims a chaos run evidences."""
     out = {}
@@ -259,8 +285,9 @@ def judge(sc: Scenario, checks: Checks, evidence: Evidence, thr: dict, design: s
     if sc.vip:
         out["split_brain"] = s = checks.run("split_brain", design=design, window=win)
     if len(sc.topo.data_nodes()) >= 2:
+        # judged: the replicas' final state; counted (users_unaware below): what clients saw meanwhile
         out["replicas"] = r = checks.run("replicas", design=design, window=win, allow_duplicates=True,
-                                         prefix=f"mh-{sc.tag}-")
+                                         prefix=f"mh-{sc.tag}-", fail_on_client_view=False)
         out["convergence"] = checks.run("convergence", design=design, window=win, bound_s=thr["converge_s"] * 2)
     t = m.get("totals") or {}
     back = sum(x.get("count", 0) for x in (m.get("resurrected") or {}).values())
@@ -293,6 +320,8 @@ def judge(sc: Scenario, checks: Checks, evidence: Evidence, thr: dict, design: s
         evidence.record(design, "single_active", {"pass": "Yes", "fail": "No"}.get(s["valid"], "unknown"),
                         numbers={"chaos_split_brain_s": num(s.get("split_brain_s"), "s", 0)},
                         note="; ".join(s.get("reasons") or []), checks=["split_brain"])
+    if (design, "users_unaware") in cat.claims and "replicas" in out:
+        users_noticing(sc, m, r, evidence, thr, design)
     if "replicas" in out and (design, "read_either") in cat.claims:
         evidence.record(design, "read_either", {"pass": "Yes", "fail": "No"}.get(r["valid"], "unknown"),
                         numbers={"chaos_uid_renumbered": num((r.get("totals") or {}).get("renumbered"))},
