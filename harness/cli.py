@@ -2,6 +2,7 @@
 
     mailha doctor                         host facts and the backends mailha will use
     mailha images build [ROLE...]         build (or confirm) the role images
+    mailha images prune [--dry-run]       remove role images that are no longer current
     mailha up DESIGN [--override FILE]    bring a design up and leave it running
     mailha status                         the mailha runs on this engine
     mailha down [RUN_ID]                  save logs and remove a run
@@ -52,6 +53,15 @@ def cmd_images(a) -> int:
     if a.action == "list":
         for name, role in images.ROLES.items():
             print(f"{name:10s} {images.resolve(name) or '(not built)':32s} {role.what}")
+        return 0
+    if a.action == "prune":
+        if a.roles:
+            raise UserError("'mailha images prune' takes no role names; it keeps the current image of every role.")
+        res = images.prune(dry_run=a.dry_run, progress=Progress())
+        verb = "would remove" if a.dry_run else "removed"
+        for line in res["skipped"]:
+            print(f"kept (in use): {line}")
+        print(f"{verb} {len(res['removed'])} stale images; kept the current image of every role.")
         return 0
     results = images.build(a.roles or None, force=a.force, no_cache=a.no_cache, progress=Progress())
     built = [r for r, v in results.items() if v["status"] == "built"]
@@ -142,11 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-pull", action="store_true", help="do not try a registry pull")
     s.set_defaults(fn=cmd_doctor)
 
-    s = sub.add_parser("images", help="build or list the role images")
-    s.add_argument("action", choices=["build", "list"])
+    s = sub.add_parser("images", help="build, list or prune the role images")
+    s.add_argument("action", choices=["build", "list", "prune"])
     s.add_argument("roles", nargs="*", metavar="ROLE")
     s.add_argument("--force", action="store_true", help="rebuild even when up to date")
     s.add_argument("--no-cache", action="store_true", help="rebuild without Docker's layer cache (a cold build)")
+    s.add_argument("--dry-run", action="store_true", help="prune: list what would be removed")
     s.set_defaults(fn=cmd_images)
 
     s = sub.add_parser("up", help="bring a design up and leave it running")

@@ -260,3 +260,46 @@ def env_for_compose(roles: list[str] | None = None) -> dict[str, str]:
 
 def missing(roles: list[str]) -> list[str]:
     return [r for r in roles if not resolve(r)]
+
+
+def prune(*, dry_run: bool = False, progress: Progress | None = None) -> dict[str, list[str]]:
+    """Remove our role images that are no longer current (older hash tags and their layers).
+
+    Only images labelled ``io.mailha.image`` are considered; the current image of every role,
+    the base and user-supplied images are kept; an image a container still uses is skipped.
+    """
+    progress = progress or Progress()
+    docker.require_engine()
+    keep = set()
+    for name in known_roles():
+        ref = resolve(name)
+        if ref and (iid := image_id(ref)):
+            keep.add(iid)
+    # top-level images only: intermediate layers go with the image that ends them
+    out = docker.run(["image", "ls", "--no-trunc", "--filter", f"label={docker.LABEL_IMAGE}",
+                      "--format", "{{.ID}}\t{{.Repository}}:{{.Tag}}"]).out
+    stale: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        iid, _, ref = line.partition("\t")
+        if iid in keep:
+            continue
+        refs = stale.setdefault(iid, [])
+        if not ref.endswith("<none>:<none>") and ref != "<none>:<none>":
+            refs.append(ref)
+    removed, skipped = [], []
+    for iid, refs in stale.items():
+        label = ", ".join(refs) or iid[7:19]
+        if dry_run:
+            removed.append(label)
+            progress.done(f"would remove {label}")
+            continue
+        # by tag first (an id with several tags refuses plain removal), then the id itself
+        r = docker.run(["image", "rm", *(refs or [iid])], check=False)
+        if r.ok:
+            removed.append(label)
+            progress.done(f"removed {label}")
+        elif "No such image" in r.err:
+            continue  # an intermediate layer already removed with its child
+        else:
+            skipped.append(f"{label}: {r.err.strip().splitlines()[-1] if r.err.strip() else 'refused'}")
+    return {"removed": removed, "skipped": skipped}
