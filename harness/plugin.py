@@ -3,11 +3,15 @@
 Options share their names with environment variables (``--mailha-keep`` / ``MAILHA_KEEP``).
 Every session writes one run directory (see harness.store) holding the history, checker
 results, claim evidence, container logs and ``junit.xml``; at the end it renders the report.
+A session of unit tests only (``pytest tests``) keeps its run directory in a scratch place
+that is removed at the end, so ``reports/latest`` stays on the last certification.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,7 +79,10 @@ class Session:
             self.thresholds = thresholds_mod.parse([t for t in (opt(config, "threshold") or [])])
         except ValueError as e:
             raise pytest.UsageError(str(e))
-        base = Path(opt(config, "reports") or REPORTS)
+        # a session of unit tests only starts no cluster: its run directory is scratch, kept out
+        # of reports/ so that reports/latest still points at the last certification
+        self.scratch = label == "unit" and not opt(config, "reports")
+        base = Path(tempfile.mkdtemp(prefix="mailha-unit-")) if self.scratch else Path(opt(config, "reports") or REPORTS)
         self.run = RunDir.create(label, options={"args": list(config.args), "thresholds": self.thresholds,
                                                  "overrides": opt(config, "override") or [],
                                                  "keep": bool(opt(config, "keep"))},
@@ -152,7 +159,7 @@ def pytest_configure(config):
     if config.option.collectonly or config.option.help:
         return
     _SESSION = Session(config)
-    if not getattr(config.option, "xmlpath", None):
+    if not getattr(config.option, "xmlpath", None) and not _SESSION.scratch:
         config.option.xmlpath = str(_SESSION.run.file("junit.xml"))
     signal.signal(signal.SIGTERM, _sigterm)  # SIGTERM tears down like Ctrl-C
     # a shell starts background jobs with SIGINT ignored, and Python keeps it ignored: an
@@ -365,6 +372,9 @@ def pytest_unconfigure(config):
     s = _SESSION
     if s is None or getattr(config, "workerinput", None) is not None:
         return
+    if s.scratch:
+        shutil.rmtree(s.run.path.parent, ignore_errors=True)
+        return
     # after junitxml has written its file: summary and report
     try:
         from .report import finish_run
@@ -388,7 +398,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for r in recs:
             nums = ", ".join(_fmt_number(k, v) for k, v in (r.get("numbers") or {}).items())
             tr.write_line(f"{r['design']}.{r['claim']}: measured {r['measured']}" + (f" — {nums}" if nums else ""))
-    tr.write_line(f"mailha run directory: {s.run.path}")
+    if not s.scratch:
+        tr.write_line(f"mailha run directory: {s.run.path}")
 
 
 def _fmt_number(k, v) -> str:
