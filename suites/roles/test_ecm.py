@@ -14,10 +14,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from harness import docker, images
-from harness.cluster import owner_label
-from harness.docker import LABEL_DESIGN, LABEL_OWNER, LABEL_RUN
-from harness.solo import solo
+from harness import docker
+from harness.solo import ip_of, sh, solo
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -26,23 +24,7 @@ SINK_CMD = ["sh", "-c", "mkdir -p /sink && chown nobody /sink && "
 QUEUE_ENV = {"ECM_QUEUE_RUN_DELAY": "10s", "ECM_MINIMAL_BACKOFF_TIME": "10s", "ECM_MAXIMAL_BACKOFF_TIME": "20s"}
 
 
-@pytest.fixture
-def note(request, capsys):
-    """``note(name, value)``: a timing or fact, printed even under -q and kept in junit.xml."""
-    def _note(name: str, value) -> None:
-        request.node.user_properties.append((name, value))
-        with capsys.disabled():
-            print(f"\n    [ecm] {name}: {value}")
-    return _note
 
-
-def ip_of(container: str) -> str:
-    return docker.run(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                       container]).out.strip()
-
-
-def sh(container: str, cmd: str, timeout: float = 60) -> docker.Result:
-    return docker.exec_(container, ["bash", "-c", cmd], timeout=timeout)
 
 
 def message(kind: str) -> tuple[EmailMessage, str]:
@@ -91,15 +73,9 @@ def wait_for_token(sink: str, token: str, timeout: float) -> float | None:
 def ecm():
     """The sink (solo) and the ECM next to it; yields names, addresses and start timings."""
     with solo("ecm", command=SINK_CMD) as sink:
-        name = f"{sink.name}-filter"
         env = {"ECM_NEXT_HOP": f"smtp:[{sink.ip}]:25", **QUEUE_ENV}
-        argv = ["run", "-d", "--name", name, "--hostname", "ecm", "--network", sink.network,
-                "--label", f"{LABEL_RUN}={sink.run_id}", "--label", f"{LABEL_OWNER}={owner_label()}",
-                "--label", f"{LABEL_DESIGN}=solo-ecm"]
-        for k, v in env.items():
-            argv += ["-e", f"{k}={v}"]
         t0 = time.monotonic()
-        docker.run([*argv, images.resolve("ecm")])
+        name = sink.sidecar("filter", env=env, command=())
         ip = ip_of(name)
         last = None
         while time.monotonic() - t0 < 120:

@@ -57,11 +57,6 @@ def runtime_api(c, cmd: str) -> str:
     return r.out
 
 
-def report(capsys, request, name: str, seconds: float, note: str = "") -> None:
-    request.node.user_properties.append((name, round(seconds, 3)))
-    with capsys.disabled():
-        print(f"\n    {name}: {seconds:.3f} s {note}".rstrip())
-
 
 def load() -> str:
     return open("/proc/loadavg").read().split()[0]
@@ -147,7 +142,7 @@ def echo(sock: socket.socket, word: bytes) -> bytes:
     return data
 
 
-def test_tcp_balancing_live_reload_and_runtime_server(tmp_path, capsys, request):
+def test_tcp_balancing_live_reload_and_runtime_server(tmp_path, note):
     conf = tmp_path / "conf"
     conf.mkdir()
     conf.chmod(0o755)
@@ -165,7 +160,7 @@ def test_tcp_balancing_live_reload_and_runtime_server(tmp_path, capsys, request)
         r = c.exec("lb-reload", timeout=20)
         took = time.monotonic() - t0
         assert r.ok, f"lb-reload failed (rc {r.rc}): {r.err}{r.out}"
-        report(capsys, request, "lb-reload (validate + SIGUSR2 + master confirms)", took, f"(load {load()})")
+        note("lb-reload (validate + SIGUSR2 + master confirms)", took, "s", f"(load {load()})")
         assert healthy(c.ip, 2526), "the frontend added by the reload does not answer"
         assert healthy(c.ip, 2525), "the old frontend stopped answering after the reload"
         assert echo(held, b"after\n") == b"after\n", "a TCP session opened before the reload was not served after it"
@@ -249,13 +244,13 @@ def logs(name: str) -> str:
     return r.out + r.err
 
 
-def test_keepalived_master_holds_vip_and_faults_when_haproxy_stops(capsys, request):
+def test_keepalived_master_holds_vip_and_faults_when_haproxy_stops(note):
     with vrrp_net() as net:
         vip = f"{net.prefix}.100"
         lb = net.run_lb("lb1", 11, {"VRRP_VIP": vip})
         t0 = time.monotonic()
         wait_for(f"lb1 MASTER with {vip} on an interface", lambda: vrrp_state(lb) == "MASTER" and has_vip(lb, vip))
-        report(capsys, request, "lb start to VRRP MASTER with VIP", time.monotonic() - t0, f"(load {load()})")
+        note("lb start to VRRP MASTER with VIP", time.monotonic() - t0, "s", f"(load {load()})")
         addr = docker.exec_(lb, "ip -o -4 addr show").out
         assert f"eth0    inet {vip}/24" in addr, f"VIP {vip}/24 not on eth0 (the interface of its subnet):\n{addr}"
         assert healthy(vip), "HAProxy does not answer on the VIP from the host"
@@ -265,14 +260,14 @@ def test_keepalived_master_holds_vip_and_faults_when_haproxy_stops(capsys, reque
         t0 = time.monotonic()
         wait_for("lb1 FAULT and VIP removed after HAProxy stopped answering",
                  lambda: vrrp_state(lb) == "FAULT" and not has_vip(lb, vip), interval=0.05)
-        report(capsys, request, "HAProxy health down to VIP dropped (probe 0.2 s, fall 2)", time.monotonic() - t0)
+        note("HAProxy health down to VIP dropped (probe 0.2 s, fall 2)", time.monotonic() - t0, "s")
         runtime_api(lb, "enable frontend health")
         wait_for("lb1 MASTER again after HAProxy recovered", lambda: vrrp_state(lb) == "MASTER" and has_vip(lb, vip))
         log = logs(lb)
         assert "HAProxy stopped answering" in log and "entering FAULT state" in log, log[-3000:]
 
 
-def test_two_lbs_fail_over_and_back(capsys, request):
+def test_two_lbs_fail_over_and_back(note):
     with vrrp_net() as net:
         vip = f"{net.prefix}.100"
         peers = f"{net.prefix}.11,{net.prefix}.12"  # each node drops its own address
@@ -288,7 +283,7 @@ def test_two_lbs_fail_over_and_back(capsys, request):
         docker.run(["kill", lb1])
         wait_for("HTTP on the VIP after lb1 was killed", lambda: healthy(vip), interval=0.02)
         failover = time.monotonic() - t0
-        report(capsys, request, "lb1 docker kill (issued) to HTTP answered on the VIP by lb2", failover, f"(load {load()})")
+        note("lb1 docker kill (issued) to HTTP answered on the VIP by lb2", failover, "s", f"(load {load()})")
         assert has_vip(lb2, vip) and vrrp_state(lb2) == "MASTER", "lb2 should hold the VIP"
         assert failover < 5, f"failover took {failover:.2f} s; VRRPv3 at advert_int 0.1 should take well under a second"
 
@@ -296,7 +291,7 @@ def test_two_lbs_fail_over_and_back(capsys, request):
         docker.run(["start", lb1])
         t0 = time.monotonic()
         wait_for("lb1 MASTER again after docker start", lambda: vrrp_state(lb1) == "MASTER" and has_vip(lb1, vip))
-        report(capsys, request, "lb1 docker start to MASTER (preempt)", time.monotonic() - t0)
+        note("lb1 docker start to MASTER (preempt)", time.monotonic() - t0, "s")
         wait_for("lb2 back to BACKUP without the VIP", lambda: vrrp_state(lb2) == "BACKUP" and not has_vip(lb2, vip))
 
         # a graceful stop hands over at once (priority-0 advert), not after the master-down timer
@@ -304,7 +299,7 @@ def test_two_lbs_fail_over_and_back(capsys, request):
         docker.run(["stop", lb1])
         returned = time.monotonic() - t0
         wait_for("HTTP on the VIP after lb1 was stopped", lambda: healthy(vip), interval=0.02)
-        report(capsys, request, "lb1 docker stop to HTTP answered on the VIP by lb2", time.monotonic() - t0,
+        note("lb1 docker stop to HTTP answered on the VIP by lb2", time.monotonic() - t0, "s",
                f"(docker stop itself returned after {returned:.3f} s)")
         assert has_vip(lb2, vip)
         code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", lb1]).out.strip()

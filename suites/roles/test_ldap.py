@@ -55,11 +55,6 @@ def mails(conn: ldap3.Connection, flt: str = "(mail=*)", attrs=("mail", "mailHos
     return {str(e.mail.value): {a: e[a].values for a in attrs} for e in conn.entries}
 
 
-def report(capsys, request, name: str, seconds: float, note: str = "") -> None:
-    request.node.user_properties.append((name, round(seconds, 3)))
-    with capsys.disabled():
-        print(f"\n    {name}: {seconds:.3f} s {note}".rstrip())
-
 
 @pytest.fixture(scope="module")
 def ldap():
@@ -110,8 +105,8 @@ def test_schema_and_equality_indexes(ldap):
     assert "misc,cn=schema,cn=config" in r.out, f"misc schema not loaded; cn=schema holds: {r.out or r.err}"
 
 
-def test_runtime_add_survives_kill_and_start(ldap, capsys, request):
-    report(capsys, request, "ldap first start to ready (after docker run returned)", ldap.ready_s)
+def test_runtime_add_survives_kill_and_start(ldap, note):
+    note("ldap first start to ready (after docker run returned)", ldap.ready_s, "s")
     admin = connect(ldap.ip, ADMIN, ADMIN_PW)
     dn = f"uid=runtime,{PEOPLE}"
     ok = admin.add(dn, ["inetOrgPerson", "inetLocalMailRecipient"],
@@ -125,7 +120,7 @@ def test_runtime_add_survives_kill_and_start(ldap, capsys, request):
     docker.run(["start", ldap.name])
     started = time.monotonic() - t0
     ready = started + wait_ready(ldap.ip)
-    report(capsys, request, "ldap docker start to ready after docker kill", ready,
+    note("ldap docker start to ready after docker kill", ready, "s",
            f"(docker start itself {started:.3f} s; load {open('/proc/loadavg').read().split()[0]})")
 
     found = mails(connect(ldap.ip))

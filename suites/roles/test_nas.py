@@ -12,47 +12,14 @@ import uuid
 
 import pytest
 
-from harness import docker, images
-from harness.cluster import owner_label
-from harness.docker import LABEL_DESIGN, LABEL_OWNER, LABEL_RUN
-from harness.solo import Solo, solo
+from harness import docker
+from harness.solo import ip_of, sh, solo
 
 FUSE_CLIENT = dict(cap_add=["SYS_ADMIN"], devices=["/dev/fuse"])
 
 
-@pytest.fixture
-def note(request, capsys):
-    """``note(name, value)``: a timing or fact, printed even under -q and kept in junit.xml."""
-    def _note(name: str, value) -> None:
-        request.node.user_properties.append((name, value))
-        with capsys.disabled():
-            print(f"\n    [nas] {name}: {value}")
-    return _note
 
 
-def sidecar(s: Solo, name: str, *, cap_add=(), devices=(), env=None, command=("sleep", "infinity")) -> str:
-    """Another container from the nas image on the solo's network, with the solo's run label."""
-    cname = f"{s.name}-{name}"
-    argv = ["run", "-d", "--name", cname, "--hostname", name, "--network", s.network,
-            "--label", f"{LABEL_RUN}={s.run_id}", "--label", f"{LABEL_OWNER}={owner_label()}",
-            "--label", f"{LABEL_DESIGN}=solo-nas"]
-    for c in cap_add:
-        argv += ["--cap-add", c]
-    for d in devices:
-        argv += ["--device", d]
-    for k, v in (env or {}).items():
-        argv += ["-e", f"{k}={v}"]
-    docker.run([*argv, images.resolve("nas"), *command])
-    return cname
-
-
-def ip_of(container: str) -> str:
-    return docker.run(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                       container]).out.strip()
-
-
-def sh(container: str, cmd: str, timeout: float = 60) -> docker.Result:
-    return docker.exec_(container, ["bash", "-c", cmd], timeout=timeout)
 
 
 def wait_ready(container: str, env: dict | None = None, timeout: float = 120) -> float:
@@ -85,8 +52,8 @@ def gluster():
     t0 = time.monotonic()
     with solo("nas", cap_add=["SYS_ADMIN"]) as nas:
         ready = wait_ready(nas.name)
-        c1 = sidecar(nas, "client1", **FUSE_CLIENT)
-        c2 = sidecar(nas, "client2", **FUSE_CLIENT)
+        c1 = nas.sidecar("client1", **FUSE_CLIENT)
+        c2 = nas.sidecar("client2", **FUSE_CLIENT)
         yield {"nas": nas, "c1": c1, "c2": c2, "ready": ready, "start_to_ready": time.monotonic() - t0}
 
 
@@ -125,7 +92,7 @@ def test_gluster_volume_has_dovecot_safe_options(gluster):
 def test_failed_fuse_mount_is_reported(gluster):
     """Without CAP_SYS_ADMIN `mount -t glusterfs` can exit 0; nas-mount must still fail."""
     nas = gluster["nas"]
-    bad = sidecar(nas, "nocap", devices=["/dev/fuse"])
+    bad = nas.sidecar("nocap", devices=["/dev/fuse"])
     r = sh(bad, f"NAS_MOUNT_TIMEOUT=3 nas-mount {nas.ip} mail /mnt/mail")
     assert r.rc != 0, f"expected nas-mount to fail without SYS_ADMIN, got exit 0: {r.out.strip()}"
     assert "not in /proc/mounts" in r.err, f"expected the /proc/mounts verdict in the error, got: {r.err.strip()}"
@@ -196,7 +163,7 @@ def test_gluster_replica2_survives_one_nas_killed(note):
     t0 = time.monotonic()
     with solo("nas", cap_add=["SYS_ADMIN"], env={"NAS_VOLUME": "rep", "NAS_CREATE": "0"}) as n2:
         # n2 starts first and waits to be probed (NAS_CREATE=0); n1 probes it and creates.
-        n1 = sidecar(n2, "nas1", cap_add=["SYS_ADMIN"], command=(),
+        n1 = n2.sidecar("nas1", cap_add=["SYS_ADMIN"], command=(),
                      env={"NAS_VOLUME": "rep", "NAS_PEERS": n2.ip, "NAS_CREATE": "1"})
         ip1 = ip_of(n1)
         wait_ready(n1, env={"NAS_VOLUME": "rep"}, timeout=180)
@@ -204,7 +171,7 @@ def test_gluster_replica2_survives_one_nas_killed(note):
         note("replica2_start_to_ready_s", round(time.monotonic() - t0, 2))
         info = sh(n1, "gluster --mode=script volume info rep").out
         assert "Number of Bricks: 1 x 2 = 2" in info, f"expected a replica-2 volume, got: {info.strip()}"
-        c = sidecar(n2, "client", **FUSE_CLIENT)
+        c = n2.sidecar("client", **FUSE_CLIENT)
         mount(c, ip1, "rep", "/mnt/rep", backups=n2.ip)
         token = uuid.uuid4().hex
         assert sh(c, f"printf %s {token} | dd of=/mnt/rep/a-{token} conv=fsync status=none").ok
@@ -226,7 +193,7 @@ def test_ganesha_serves_nfs_to_a_userspace_client(note):
     with solo("nas", env=env, cap_add=["SYS_ADMIN", "DAC_READ_SEARCH"]) as nas:
         wait_ready(nas.name, env=env, timeout=60)
         note("ganesha_start_to_ready_s", round(time.monotonic() - t0, 2))
-        c = sidecar(nas, "nfsclient")
+        c = nas.sidecar("nfsclient")
         url = f"nfs://{nas.ip}/export"
         ls = sh(c, f"nfs-ls {url}")
         assert ls.ok, f"expected nfs-ls {url} to answer, got exit {ls.rc}: {ls.err.strip()}"

@@ -22,11 +22,6 @@ API = 8474
 LISTEN = 20000
 
 
-def report(capsys, request, name: str, value: float, unit: str = "s", note: str = "") -> None:
-    request.node.user_properties.append((name, round(value, 4)))
-    with capsys.disabled():
-        print(f"\n    {name}: {value:.3f} {unit} {note}".rstrip())
-
 
 @pytest.fixture(scope="module")
 def tp():
@@ -59,8 +54,8 @@ def timed_get(url: str, n: int = 5, timeout: float = 5.0) -> float:
     return statistics.median(times)
 
 
-def test_api_answers_version(tp, capsys, request):
-    report(capsys, request, "toxiproxy start to API answer (after docker run returned)", tp.ready_s)
+def test_api_answers_version(tp, note):
+    note("toxiproxy start to API answer (after docker run returned)", tp.ready_s, "s")
     r = requests.get(f"{tp.api}/version", timeout=2)
     assert r.status_code == 200, f"/version answered {r.status_code} {r.text!r}"
     version = r.json().get("version")
@@ -71,7 +66,7 @@ def test_api_answers_version(tp, capsys, request):
                       f"rebuild .cache/bin/toxiproxy-server-{TOXIPROXY_VERSION} with scripts/setup")
 
 
-def test_proxy_latency_timeout_and_reset(tp, capsys, request):
+def test_proxy_latency_timeout_and_reset(tp, note):
     r = requests.post(f"{tp.api}/proxies", json={"name": "api", "listen": f"0.0.0.0:{LISTEN}",
                                                   "upstream": f"127.0.0.1:{API}"}, timeout=5)
     assert r.status_code == 201, f"creating the proxy answered {r.status_code} {r.text!r}"
@@ -85,7 +80,7 @@ def test_proxy_latency_timeout_and_reset(tp, capsys, request):
     assert r.status_code == 200, f"adding the latency toxic answered {r.status_code} {r.text!r}"
     slow = timed_get(f"{tp.via}/version", n=3)
     added = slow - base
-    report(capsys, request, "latency toxic 300 ms: added delay (median of 3)", added * 1000, "ms",
+    note("latency toxic 300 ms: added delay (median of 3)", added * 1000, "ms",
            f"(baseline {base * 1000:.1f} ms; load {open('/proc/loadavg').read().split()[0]})")
     assert 0.28 <= added <= 0.6, f"a 300 ms latency toxic added {added * 1000:.0f} ms (baseline {base * 1000:.0f} ms)"
 
@@ -103,7 +98,7 @@ def test_proxy_latency_timeout_and_reset(tp, capsys, request):
         r = requests.get(f"{tp.via}/version", timeout=(2, 2))
         pytest.fail(f"a request through a timeout=0 proxy answered {r.status_code} {r.text!r} instead of hanging")
     hung = time.monotonic() - t0
-    report(capsys, request, "timeout toxic 0: request hung until the client gave up", hung, "s", "(client timeout 2 s)")
+    note("timeout toxic 0: request hung until the client gave up", hung, "s", "(client timeout 2 s)")
     assert hung >= 1.9, f"the request failed after {hung:.2f} s instead of hanging until the 2 s client timeout"
     assert requests.get(f"{tp.api}/version", timeout=2).ok, "the API must answer while a proxy stalls"
 
