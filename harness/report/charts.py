@@ -59,6 +59,8 @@ def _defs() -> str:
             '<rect width="8" height="8" fill="#fff4ea"/><line x1="0" y1="0" x2="0" y2="8" stroke="#e3b98f" stroke-width="1.4"/></pattern>'
             '<pattern id="hatch-two" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
             '<rect width="6" height="6" fill="#ffd8d3"/><line x1="0" y1="0" x2="0" y2="6" stroke="#cf222e" stroke-width="2"/></pattern>'
+            '<pattern id="hatch-variant" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)">'
+            '<rect width="6" height="6" fill="#ece4f7"/><line x1="0" y1="0" x2="0" y2="6" stroke="#8250df" stroke-width="1.2" opacity=".6"/></pattern>'
             '</defs>')
 
 
@@ -102,12 +104,19 @@ def _fault_layer(faults: list[dict], sc: Scale, top: float, bottom: float, label
                      f'fill="url(#hatch-fault)"><title>{e(tip)}</title></rect>')
         labels.append(f'<rect x="{x0:.1f}" y="{top:.1f}" width="{x1 - x0:.1f}" height="{bottom - top:.1f}" fill="none"'
                       f'{stroke} stroke-width="1.2"><title>{e(tip)}</title></rect>')
+        # no row free for the whole label: just its id (the tooltip and the faults table say the rest),
+        # in the row that frees up first, so labels never print over each other
+        row = next((i for i in range(rows) if row_end[i] < x0), None)
+        tx = x0 + 3
+        if row is None:
+            text = w["id"]
+            row = min(range(rows), key=lambda i: row_end[i])
+            tx = max(tx, row_end[row] + 2)
         width = 6.2 * len(text)
-        row = next((i for i in range(rows) if row_end[i] < x0), rows - 1)
-        row_end[row] = x0 + width
+        row_end[row] = tx + width
         y = label_y + row * 13
         labels.append(f'<line x1="{x0:.1f}" y1="{y + 2:.1f}" x2="{x0:.1f}" y2="{top:.1f}" stroke="#b08968" stroke-width="1"/>'
-                      f'<text class="flabel" x="{x0 + 3:.1f}" y="{y:.1f}">{e(text)}<title>{e(tip)}</title></text>')
+                      f'<text class="flabel" x="{tx:.1f}" y="{y:.1f}">{e(text)}<title>{e(tip)}</title></text>')
     return "".join(shade), "".join(labels)
 
 
@@ -133,10 +142,13 @@ def probe_stats(ops: list[Op]) -> dict:
     ok = len(oks)
     if not ops:
         return {"probes": 0, "completed": 0, "ok": 0, "ratio": None, "outages": [], "longest": 0.0}
-    first = ops[0].start
-    last = max((o.end if o.end is not None else o.start) for o in ops)
-    edges = ([first] if ops[0].type != "ok" else []) + oks + ([last] if not oks or last > oks[-1] else [])
-    gaps = list(zip(edges, edges[1:])) if len(edges) > 1 else [(first, last)]
+    # gaps inside each stretch of probing: the idle time between two tests is no outage
+    gaps = []
+    for a, b in _segments(ops):
+        seg = [o for o in ops if a <= o.start <= b]
+        seg_oks = [t for t in oks if a <= t <= b + 0.001]
+        edges = ([a] if seg[0].type != "ok" else []) + seg_oks + ([b] if not seg_oks or b > seg_oks[-1] else [])
+        gaps += list(zip(edges, edges[1:])) if len(edges) > 1 else [(a, b)]
     bad.sort(key=lambda o: o.start)
     starts = [o.start for o in bad]
     outages = []
@@ -177,13 +189,15 @@ def _stats(y: float, line1: str, line2: str = "", bad: bool = False) -> str:
     return s
 
 
-def _probe_lane(ops: list[Op], sc: Scale, y: float, name: str) -> tuple[str, dict]:
-    st = probe_stats(ops)
+def _probe_lane(ops: list[Op], sc: Scale, y: float, name: str, stat_ops: list[Op] | None = None) -> tuple[str, dict]:
+    """Drawn from every probe; the figures at right (and the outages drawn) from ``stat_ops``."""
+    st = probe_stats(ops if stat_ops is None else stat_ops)
+    shown = probe_stats(ops)
     out = []
     for a, b in _segments(ops):
         out.append(f'<rect class="up" x="{sc.x(a):.1f}" y="{y:.1f}" width="{max(sc.x(b) - sc.x(a), 1):.1f}" height="{LANE}" fill="#2da44e">'
                    f'<title>{e(name)}: probing {num(round(a, 2))}–{num(round(b, 2))} s</title></rect>')
-    for o in st["outages"]:
+    for o in shown["outages"]:
         x0 = sc.x(o["start"])
         w = max(sc.x(o["end"]) - x0, 2.0)
         errs = ", ".join(f"{k} ×{v}" for k, v in o["errors"].most_common(4))
@@ -198,26 +212,38 @@ def _probe_lane(ops: list[Op], sc: Scale, y: float, name: str) -> tuple[str, dic
     return "".join(out), st
 
 
-def _vip_lane(ops: list[Op], sc: Scale, y: float, t_end: float) -> tuple[str, dict]:
+def _vip_segments(ops: list[Op]) -> list[list]:
+    """[start, end, holders] runs of equal VIP holder samples. The observer records on every
+    change, so a run lasts until the next sample; it ends with its test, because each test
+    watches its own cluster and nothing was observed in between."""
     samples = sorted((o for o in ops if o.type == "ok" and isinstance(o.value, dict)), key=lambda o: o.end or o.start)
-    nodes = sorted({h for o in samples for h in (o.value.get("holders") or [])})
-    fill = {n: NODE_FILLS[i % len(NODE_FILLS)] for i, n in enumerate(nodes)}
     segs: list[list] = []
+    test = object()
     for o in samples:
         hs = tuple(sorted(o.value.get("holders") or []))
         t = o.end or o.start
-        if segs and segs[-1][2] == hs:
+        if segs and o.invoke.test != test:
+            segs[-1][1] = max(segs[-1][1], segs[-1][0] + 0.2)
+            segs.append([t, t, hs])
+        elif segs and segs[-1][2] == hs:
             segs[-1][1] = t
         else:
             if segs:
                 segs[-1][1] = t
             segs.append([t, t, hs])
+        test = o.invoke.test
+    if segs:
+        segs[-1][1] = max(segs[-1][1], segs[-1][0] + 0.2)
+    return segs
+
+
+def _vip_lane(ops: list[Op], sc: Scale, y: float, t_end: float, stat_ops: list[Op] | None = None) -> tuple[str, dict]:
+    samples = [o for o in ops if o.type == "ok" and isinstance(o.value, dict)]
+    nodes = sorted({h for o in samples for h in (o.value.get("holders") or [])})
+    fill = {n: NODE_FILLS[i % len(NODE_FILLS)] for i, n in enumerate(nodes)}
+    segs = _vip_segments(ops)
     out = []
-    max_holders = 0
-    for i, (a, b, hs) in enumerate(segs):
-        if i == len(segs) - 1:
-            b = max(b, a + 0.2)
-        max_holders = max(max_holders, len(hs))
+    for a, b, hs in segs:
         x0, x1 = sc.x(a), sc.x(b)
         if len(hs) >= 2:
             f, label = "url(#hatch-two)", f"{len(hs)} holders!"
@@ -233,17 +259,21 @@ def _vip_lane(ops: list[Op], sc: Scale, y: float, t_end: float) -> tuple[str, di
             out.append(f'<text class="{cls}" x="{(x0 + x1) / 2:.1f}" y="{y + 14:.1f}" text-anchor="middle">{e(label)}</text>')
     # VRRP hands a VIP over by adding it on the new master a few ms before the old one drops it;
     # the split_brain checker judges overlaps against its handover bound, this lane only shows them
-    longest = max((b - a for a, b, hs in segs if len(hs) >= 2), default=0.0)
+    stat_segs = segs if stat_ops is None else _vip_segments(stat_ops)
+    n_stat = sum(1 for o in (ops if stat_ops is None else stat_ops) if o.type == "ok" and isinstance(o.value, dict))
+    max_holders = max((len(hs) for _, _, hs in stat_segs), default=0)
+    longest = max((b - a for a, b, hs in stat_segs if len(hs) >= 2), default=0.0)
     line = (f"max {max_holders} holder{'s' if max_holders != 1 else ''} at once" if max_holders < 2 else
             f"2+ holders for up to {num(round(longest, 3))} s")
-    out.append(_stats(y, line, f"{len(samples)} samples", bad=longest > 0.5))
-    return "".join(out), {"max_holders": max_holders, "samples": len(samples)}
+    out.append(_stats(y, line, f"{n_stat} samples", bad=longest > 0.5))
+    return "".join(out), {"max_holders": max_holders, "samples": n_stat}
 
 
-def _marks_lane(ops: list[Op], sc: Scale, y: float, what: str) -> tuple[str, dict]:
+def _marks_lane(ops: list[Op], sc: Scale, y: float, what: str, stat_ops: list[Op] | None = None) -> tuple[str, dict]:
     """Operations as ticks: ok thin green, fail red, info amber (mail sends, sessions)."""
     out = []
-    c = Counter(o.type for o in ops)
+    counted = ops if stat_ops is None else stat_ops
+    c = Counter(o.type for o in counted)
     for a, b in _segments(ops, 3.0):
         out.append(f'<rect x="{sc.x(a):.1f}" y="{y + LANE / 2 - 2:.1f}" width="{max(sc.x(b) - sc.x(a), 1):.1f}" height="4" fill="#a7d8b5"/>')
     for o in ops:
@@ -259,7 +289,7 @@ def _marks_lane(ops: list[Op], sc: Scale, y: float, what: str) -> tuple[str, dic
                        f'<title>{e(tip)}</title></path>')
     bad = c.get("fail", 0) + c.get("info", 0)
     out.append(_stats(y, f"{c.get('ok', 0)} ok · {c.get('fail', 0)} failed · {c.get('info', 0)} ?",
-                      f"{len(ops)} {what} (? = outcome unknown)", bad=bad > 0))
+                      f"{len(counted)} {what} (? = outcome unknown)", bad=bad > 0))
     return "".join(out), dict(c)
 
 
@@ -278,8 +308,15 @@ def _span_lane(spans: list[dict], sc: Scale, y: float) -> str:
     return "".join(out)
 
 
-def timeline_svg(events: list[Event], faults: list[dict], sc: Scale, spans: list[dict], title: str) -> tuple[str, dict]:
-    """The availability timeline of one design; returns (svg, per-lane stats)."""
+def timeline_svg(events: list[Event], faults: list[dict], sc: Scale, spans: list[dict], title: str,
+                 exclude_tests: frozenset[str] = frozenset()) -> tuple[str, dict]:
+    """The availability timeline of one design; returns (svg, per-lane stats).
+
+    Operations of ``exclude_tests`` (runs against deliberately broken variants) are drawn but
+    left out of the figures at the right, which describe the cluster under certification.
+    """
+    def ref(ops: list[Op]) -> list[Op] | None:
+        return [o for o in ops if o.invoke.test not in exclude_tests] if exclude_tests else None
     probes = ops_of(events, "probe")
     by_proto: dict[str, list[Op]] = {}
     for o in probes:
@@ -318,20 +355,20 @@ def timeline_svg(events: list[Event], faults: list[dict], sc: Scale, spans: list
     for o in vip:
         by_vip.setdefault(str((o.invoke.value or {}).get("vip") or (o.value or {}).get("vip") or "VIP"), []).append(o)
     for k, (addr, vops) in enumerate(sorted(by_vip.items())):
-        svg, stats["vip" if k == 0 else f"vip-{addr}"] = _vip_lane(vops, sc, y, sc.t1)
+        svg, stats["vip" if k == 0 else f"vip-{addr}"] = _vip_lane(vops, sc, y, sc.t1, ref(vops))
         parts.append(_lane_label(y, "VIP holder", addr if len(by_vip) > 1 else "") + svg)
         y += LANE + GAP
     for p in protos:
         name = PROTO_LABEL.get(p, p)
-        svg, stats[p] = _probe_lane(by_proto[p], sc, y, name)
+        svg, stats[p] = _probe_lane(by_proto[p], sc, y, name, ref(by_proto[p]))
         parts.append(_lane_label(y, name, "probes") + svg)
         y += LANE + GAP
     if sends:
-        svg, stats["send"] = _marks_lane(sends, sc, y, "sends")
+        svg, stats["send"] = _marks_lane(sends, sc, y, "sends", ref(sends))
         parts.append(_lane_label(y, "mail sent", "SMTP workload") + svg)
         y += LANE + GAP
     if sessions:
-        svg, stats["session"] = _marks_lane(sessions, sc, y, "sessions")
+        svg, stats["session"] = _marks_lane(sessions, sc, y, "sessions", ref(sessions))
         parts.append(_lane_label(y, "sessions", "long-lived") + svg)
         y += LANE + GAP
     bottom = y - GAP

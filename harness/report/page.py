@@ -55,13 +55,19 @@ def _header(summary: dict, runs: list[Run]) -> str:
             f'</div></header>')
 
 
-def _legend_tl() -> str:
+def _legend_tl(variants: bool = False) -> str:
     return ('<figcaption class="legend"><span><i class="sw up"></i>probes answered</span>'
             '<span><i class="sw down"></i>outage: from the last successful probe to the next, with failures between</span>'
             '<span><i class="sw info"></i>outcome unknown</span><span><i class="sw fault"></i>fault window (applied → healed)</span>'
             '<span><i class="sw two"></i>two VIP holders (split brain)</span>'
-            '<span><b class="t-bad">✗</b> failed operation</span><span><b class="t-unk">◆</b> unknown outcome</span>'
+            + ('<span><i class="sw variant"></i>test against a broken variant</span>' if variants else '')
+            + '<span><b class="t-bad">✗</b> failed operation</span><span><b class="t-unk">◆</b> unknown outcome</span>'
             '<span>hover any mark for its exact times and errors</span></figcaption>')
+
+
+def _variant_name(nodeid: str) -> str:
+    """``...caught_with_the_claim_it_breaks[no-health-check]`` -> ``no-health-check``."""
+    return nodeid.rpartition("[")[2].rstrip("]") if nodeid.endswith("]") else short_test(nodeid).split("::")[-1]
 
 
 def _design_section(design: str, summary: dict, runs: list[Run], by_key: dict, prefixes: dict, merged: bool) -> str:
@@ -85,12 +91,19 @@ def _design_section(design: str, summary: dict, runs: list[Run], by_key: dict, p
         spans = []
         outcomes = {t.nodeid: t.outcome for t in run.tests or []}
         fills = {"passed": "#d5f0dc", "failed": "#ffd8d3", "error": "#eddcff", "skipped": "#e6eaef", None: "#e6eaef"}
+        # runs against deliberately broken variants: drawn, labelled, kept out of the figures
+        variant_tests = frozenset(v.get("test") for v in run.variants if v.get("design") == design)
         for nodeid, (a, b) in test_spans(evs).items():
             o = outcomes.get(nodeid)
             sym = OUTCOME.get(o, OUTCOME[None])[1]
-            spans.append({"kind": "test", "start": a, "end": b if b is not None else t1, "fill": fills.get(o, "#e6eaef"),
-                          "label": f"{sym} {short_test(nodeid).split('::')[-1]}",
-                          "tip": f"{nodeid}: {o or 'no outcome'}, {a:.2f}–{(b if b is not None else t1):.2f} s"})
+            broken = nodeid in variant_tests
+            spans.append({"kind": "test", "start": a, "end": b if b is not None else t1,
+                          "fill": "url(#hatch-variant)" if broken else fills.get(o, "#e6eaef"),
+                          "label": f"{sym} broken variant {_variant_name(nodeid)}" if broken
+                                   else f"{sym} {short_test(nodeid).split('::')[-1]}",
+                          "tip": f"{nodeid}: {o or 'no outcome'}, {a:.2f}–{(b if b is not None else t1):.2f} s"
+                                 + (" — a deliberately broken cluster, expected to break its claim; its operations are "
+                                    "drawn but left out of the figures at the right" if broken else "")})
         for op in charts.ops_of([x for x in evs if x.proc.startswith("harness")], "cluster-up"):
             b = op.end if op.end is not None else t1
             v = op.value if isinstance(op.value, dict) else {}
@@ -101,10 +114,12 @@ def _design_section(design: str, summary: dict, runs: list[Run], by_key: dict, p
         if merged:
             parts.append(f'<h3>Run <code>{e(run.run_id)}</code></h3>')
         title = f"Availability of {d.get('title', design)} over the run, per protocol"
-        tl, _ = charts.timeline_svg(evs, faults, sc, spans, title)
+        tl, _ = charts.timeline_svg(evs, faults, sc, spans, title, exclude_tests=variant_tests)
+        excl = (' Tests against deliberately broken variants (hatched purple in the tests lane) are drawn too, '
+                'but the figures at the right cover only the cluster under certification.' if variant_tests else '')
         parts.append(f'<div class="chartbox"><h4>Availability timeline</h4><p class="cap">Probes through the client endpoint '
                      f'(one new connection per probe), the VIP holder, mail sent and long-lived sessions; '
-                     f'fault windows shaded and labelled.</p><figure>{tl}{_legend_tl()}</figure></div>')
+                     f'fault windows shaded and labelled.{excl}</p><figure>{tl}{_legend_tl(bool(variant_tests))}</figure></div>')
         lat = charts.latency_svg(evs, faults, sc)
         if lat:
             parts.append(f'<div class="chartbox"><h4>Probe latency</h4><p class="cap">Time from connect to a complete answer '
