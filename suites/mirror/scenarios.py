@@ -261,9 +261,13 @@ def users_unaware(cert: Certifier, sc, avail: dict, msgs: dict, label: str) -> N
                    f"uid_renumbered_{label}": num((r.get("totals") or {}).get("renumbered"))})
 
 
+DAEMON_PROTOS = {"dovecot": ["imap", "pop3"], "postfix": ["smtp"]}
+
+
 def daemon_dies(cert: Certifier, daemon: str = "dovecot", hold: float = 8.0):
-    """Only Dovecot dies on the active server (the machine stays up): the server "stops responding",
-    so clients must be moved to the other server within the 'for a period' bound."""
+    """Only one daemon (Dovecot or Postfix) dies on the active server, the machine stays up: for
+    the protocols it serves the server "stops responding", so clients must be moved to the other
+    server within the 'for a period' bound."""
     bound = cert.thresholds["stops_responding_s"]
     with cert.scenario() as sc:
         sc.steady(3)
@@ -271,7 +275,7 @@ def daemon_dies(cert: Certifier, daemon: str = "dovecot", hold: float = 8.0):
             sc.wait(hold)
         sc.steady(6)
     faults_applied(cert, sc)
-    a = cert.check("availability", sc, bound_s=bound, protos=["imap", "pop3"])
+    a = cert.check("availability", sc, bound_s=bound, protos=DAEMON_PROTOS[daemon])
     nums, reasons = gaps(a, bound, f"{daemon}_dies", f"without service while {daemon} was dead on the active server")
     value = "unknown" if a["valid"] == "unknown" else verdict(not reasons)
     for claim in ("single_active", "no_spof"):
