@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness import designs, e2e
-from harness.certification import num
+from harness.certification import num, users_noticing
 from harness.cluster import Cluster, owner_label, sweep
 from harness.errors import FaultError, UserError
 from harness.history import History
@@ -247,18 +247,13 @@ def run_schedule(cluster, h: History, schedule: sched.Schedule, *, thr: dict, se
     return result
 
 
-def users_noticing(sc: Scenario, m: dict, r: dict, evidence: Evidence, thr: dict, design: str) -> None:
+def judge_users_unaware(sc: Scenario, m: dict, r: dict, evidence: Evidence, thr: dict, design: str) -> None:
     """'Most users are unaware': users who could notice something over the whole run — a duplicate,
     a deleted message back, a UID shown for two messages, a UIDVALIDITY change — against the bound."""
-    from harness.history import ops as history_ops
-
     ev = [e for e in sc.h.snapshot() if sc.window[0] <= e.t <= sc.window[1]]
-    to = {(o.invoke.value or {}).get("token"): (o.invoke.value or {}).get("to") for o in history_ops(ev, "send")}
-    noticed = {to.get(t) for k in ("duplicated", "resurrected") for n in (m.get(k) or {}).values()
-               for t in n.get("tokens", [])}
-    noticed |= {x.get("user") for k in ("uid_reused", "uidvalidity_changed") for x in (r.get(k) or {}).get("examples", [])}
+    mail, mixed = users_noticing(ev, m, r)
     everyone = set(sc.topo.users())
-    aware = (noticed - {None}) & everyone
+    aware = (mail | mixed) & everyone
     ratio = len(aware) / len(everyone) if everyone else None
     bound = thr["broken_sessions_ratio"]
     counts = {"uid_reused": (r.get("uid_reused") or {}).get("count", 0),
@@ -324,7 +319,7 @@ def judge(sc: Scenario, checks: Checks, evidence: Evidence, thr: dict, design: s
                         numbers={"chaos_split_brain_s": num(s.get("split_brain_s"), "s", 0)},
                         note="; ".join(s.get("reasons") or []), checks=["split_brain"])
     if (design, "users_unaware") in cat.claims and "replicas" in out:
-        users_noticing(sc, m, r, evidence, thr, design)
+        judge_users_unaware(sc, m, r, evidence, thr, design)
     if "replicas" in out and (design, "read_either") in cat.claims:
         evidence.record(design, "read_either", {"pass": "Yes", "fail": "No"}.get(r["valid"], "unknown"),
                         numbers={"chaos_uid_renumbered": num((r.get("totals") or {}).get("renumbered"))},

@@ -122,6 +122,13 @@ class Certifier:
         self.outcome.checks[key] = res
         return res
 
+    def faults_applied(self, sc: Scenario) -> None:
+        """Every fault of the scenario was applied and healed, or the test fails here: a fault
+        that did not happen must never let a claim pass."""
+        f = self.check("faults", sc)
+        if f["valid"] != "pass":
+            raise AssertionError(f"a fault was not applied or healed: {f.get('reasons')}")
+
     @property
     def min_ok(self) -> int:
         return int(self.thresholds["min_ok_ops"])
@@ -144,6 +151,20 @@ class Certifier:
             self.evidence.record(self.design, cid, r.measured, numbers=r.numbers, note=r.note,
                                  checks=r.checks, variant=self.variant)
         return self.outcome
+
+
+def users_noticing(events, msgs: dict, replicas: dict) -> tuple[set, set]:
+    """Users who could notice something in their mailbox, from a ``messages`` and a ``replicas``
+    result over ``events``: (got a duplicate or a deleted message back, saw a UID change meaning
+    or UIDVALIDITY change)."""
+    from .history import ops
+
+    to = {(o.invoke.value or {}).get("token"): (o.invoke.value or {}).get("to") for o in ops(events, "send")}
+    mail = {to.get(t) for k in ("duplicated", "resurrected") for n in (msgs.get(k) or {}).values()
+            for t in n.get("tokens", [])} - {None}
+    mixed = {x.get("user") for k in ("uid_reused", "uidvalidity_changed")
+             for x in (replicas.get(k) or {}).get("examples", [])} - {None}
+    return mail, mixed
 
 
 def gaps(avail: dict, bound: float, label: str, what: str = "without service") -> tuple[dict, list[str]]:

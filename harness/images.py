@@ -263,7 +263,7 @@ def missing(roles: list[str]) -> list[str]:
 
 
 def prune(*, dry_run: bool = False, progress: Progress | None = None) -> dict[str, list[str]]:
-    """Remove our role images that are no longer current (older hash tags and their layers).
+    """Remove our role images that are no longer current (older hash tags).
 
     Only images labelled ``io.mailha.image`` are considered; the current image of every role,
     the base and user-supplied images are kept; an image a container still uses is skipped.
@@ -284,7 +284,7 @@ def prune(*, dry_run: bool = False, progress: Progress | None = None) -> dict[st
         if iid in keep:
             continue
         refs = stale.setdefault(iid, [])
-        if not ref.endswith("<none>:<none>") and ref != "<none>:<none>":
+        if ref != "<none>:<none>":
             refs.append(ref)
     removed, skipped = [], []
     for iid, refs in stale.items():
@@ -299,7 +299,7 @@ def prune(*, dry_run: bool = False, progress: Progress | None = None) -> dict[st
             removed.append(label)
             progress.done(f"removed {label}")
         elif "No such image" in r.err:
-            continue  # an intermediate layer already removed with its child
+            continue  # gone meanwhile (another prune, a user's docker rmi)
         else:
             skipped.append(f"{label}: {r.err.strip().splitlines()[-1] if r.err.strip() else 'refused'}")
     return {"removed": removed, "skipped": skipped}

@@ -193,6 +193,23 @@ def final_reads(events: Iterable[Event]) -> tuple[dict[str, dict], list[dict]]:
     return dict(sorted(reads.items())), sorted((f for f in failed if f["node"] not in done), key=lambda f: str(f["node"]))
 
 
+def has_prefix(message: dict, prefix: str) -> bool:
+    return str(message.get("token") or "").startswith(prefix)
+
+
+def keep_prefix(reads: dict[str, dict], prefix: str) -> int:
+    """Keep only the messages whose token starts with ``prefix`` in ``final_reads`` results
+    (in place: they are copies); returns how many were dropped."""
+    dropped = 0
+    for users in reads.values():
+        for boxes in users.values():
+            for box in boxes.values():
+                keep = [m for m in box["messages"] if has_prefix(m, prefix)]
+                dropped += len(box["messages"]) - len(keep)
+                box["messages"] = keep
+    return dropped
+
+
 def _box(b: Any) -> dict:
     if isinstance(b, list):  # tolerate a bare message list
         return {"uidvalidity": None, "messages": b}

@@ -23,8 +23,8 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 
-from .common import (addr, final_reads, is_inbox, iter_messages, mbkey, ops_of, quantiles, recipients, rnd,
-                     names, tokset, value, verdict)
+from .common import (addr, final_reads, is_inbox, iter_messages, keep_prefix, mbkey, names, ops_of, quantiles,
+                     recipients, rnd, tokset, value, verdict)
 
 RANK = {"ok": 2, "info": 1, "fail": 0}  # a token sent twice counts by its best outcome
 
@@ -45,12 +45,7 @@ def check(events, *, nodes=None, min_ok=None, allow_duplicates=False, fail_on_fa
     foreign = 0
     if prefix:
         sends = {t: s for t, s in sends.items() if t.startswith(prefix)}
-        for node, users in reads.items():
-            for user, boxes in users.items():
-                for mb, box in boxes.items():
-                    keep = [m for m in box["messages"] if str(m.get("token") or "").startswith(prefix)]
-                    foreign += len(box["messages"]) - len(keep)
-                    box["messages"] = keep
+        foreign = keep_prefix(reads, prefix)
     acked = {t: s for t, s in sends.items() if s["type"] == "ok"}
     required = names(nodes) or sorted(reads)
     counts = {k: sum(1 for s in sends.values() if s["type"] == k) for k in ("ok", "fail", "info")}

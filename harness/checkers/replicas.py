@@ -15,8 +15,9 @@ one UID now under another: it re-downloads it; legal, so only counted unless
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
-from .common import CAP, addr, final_reads, mbkey, names, ops_of, tokset, value, verdict
+from .common import CAP, addr, final_reads, has_prefix, keep_prefix, mbkey, names, ops_of, tokset, value, verdict
 
 
 def check(events, *, nodes=None, min_ok=None, fail_on_renumbering=False, allow_duplicates=False,
@@ -27,10 +28,7 @@ def check(events, *, nodes=None, min_ok=None, fail_on_renumbering=False, allow_d
     shown for two messages) is counted, not judged — the replicas' final state still is."""
     reads, failed_reads = final_reads(events)
     if prefix:
-        for users in reads.values():
-            for boxes in users.values():
-                for box in boxes.values():
-                    box["messages"] = [m for m in box["messages"] if str(m.get("token") or "").startswith(prefix)]
+        keep_prefix(reads, prefix)
         events = [_only_prefix(e, prefix) for e in events]
     compared = names(nodes) or sorted(reads)
     have = [n for n in compared if n in reads]
@@ -157,9 +155,7 @@ def _only_prefix(e, prefix):
     """A ``read`` event keeping only the messages of ``prefix`` (other events unchanged)."""
     if e.f != "read" or not isinstance(e.value, dict) or "messages" not in e.value:
         return e
-    from dataclasses import replace
-    msgs = [m for m in e.value["messages"] if str(m.get("token") or "").startswith(prefix)]
-    return replace(e, value={**e.value, "messages": msgs})
+    return replace(e, value={**e.value, "messages": [m for m in e.value["messages"] if has_prefix(m, prefix)]})
 
 
 def _uid_key(uid):

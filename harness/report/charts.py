@@ -144,10 +144,11 @@ def probe_stats(ops: list[Op]) -> dict:
         return {"probes": 0, "completed": 0, "ok": 0, "ratio": None, "outages": [], "longest": 0.0}
     # gaps inside each stretch of probing: the idle time between two tests is no outage
     gaps = []
+    starts_all = [o.start for o in ops]
     for a, b in _segments(ops):
-        seg = [o for o in ops if a <= o.start <= b]
-        seg_oks = [t for t in oks if a <= t <= b + 0.001]
-        edges = ([a] if seg[0].type != "ok" else []) + seg_oks + ([b] if not seg_oks or b > seg_oks[-1] else [])
+        first = ops[bisect.bisect_left(starts_all, a)]
+        seg_oks = oks[bisect.bisect_left(oks, a):bisect.bisect_right(oks, b + 0.001)]
+        edges = ([a] if first.type != "ok" else []) + seg_oks + ([b] if not seg_oks or b > seg_oks[-1] else [])
         gaps += list(zip(edges, edges[1:])) if len(edges) > 1 else [(a, b)]
     bad.sort(key=lambda o: o.start)
     starts = [o.start for o in bad]
@@ -191,8 +192,8 @@ def _stats(y: float, line1: str, line2: str = "", bad: bool = False) -> str:
 
 def _probe_lane(ops: list[Op], sc: Scale, y: float, name: str, stat_ops: list[Op] | None = None) -> tuple[str, dict]:
     """Drawn from every probe; the figures at right (and the outages drawn) from ``stat_ops``."""
-    st = probe_stats(ops if stat_ops is None else stat_ops)
     shown = probe_stats(ops)
+    st = shown if stat_ops is None else probe_stats(stat_ops)
     out = []
     for a, b in _segments(ops):
         out.append(f'<rect class="up" x="{sc.x(a):.1f}" y="{y:.1f}" width="{max(sc.x(b) - sc.x(a), 1):.1f}" height="{LANE}" fill="#2da44e">'

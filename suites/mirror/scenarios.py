@@ -11,7 +11,7 @@ import re
 import time
 
 from harness import e2e, observers
-from harness.certification import Certifier, from_check, gaps, num, verdict, within
+from harness.certification import Certifier, from_check, gaps, num, users_noticing, verdict, within
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
 from harness.observers import LagProbe
@@ -85,12 +85,6 @@ def replicas_converged(cert: Certifier, sc, claim: str, after: str = "end") -> d
                    "replica_differences": num((r.get("totals") or {}).get("missing"), "", 0)},
                reasons=(r.get("reasons") or []) + (c.get("reasons") or []))
     return r
-
-
-def faults_applied(cert: Certifier, sc) -> None:
-    f = cert.check("faults", sc)
-    if f["valid"] != "pass":
-        raise AssertionError(f"a fault was not applied or healed: {f.get('reasons')}")
 
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -205,7 +199,7 @@ def failover(cert: Certifier, fault: str, hold: float = 8.0):
         with sc.fault(fault, "vip-holder"):
             sc.wait(hold)
         sc.steady(8)  # the recovered node resyncs, then takes its VIP back (failback is measured too)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     a = failover_gaps(cert, sc, bound, "failover_no_interruption", fault)
     m = no_loss(cert, sc)
     if m["valid"] == "fail":
@@ -231,18 +225,15 @@ def failover(cert: Certifier, fault: str, hold: float = 8.0):
 def users_unaware(cert: Certifier, sc, avail: dict, msgs: dict, label: str) -> None:
     """'Most system users are unaware when a failover occurs': the share of users who could notice
     anything — a duplicate in their mailbox or a deleted message back, a webmail session that had to
-    log in again, a UID that
-    now shows another message, a UIDVALIDITY change (full re-download) — must stay below the bound.
+    log in again, a UID that now shows another message, a UIDVALIDITY change (full re-download) —
+    must stay below the bound.
     IMAP clients reconnect by themselves and renumbered messages are re-fetched silently: counted,
     not judged."""
     r = cert.check("replicas", sc)
     ev = [e for e in cert.h.snapshot() if e.test == cert.nodeid and sc.window[0] <= e.t <= sc.window[1]]
-    to = {(o.invoke.value or {}).get("token"): (o.invoke.value or {}).get("to") for o in history_ops(ev, "send")}
-    dup_users = {to.get(t) for k in ("duplicated", "resurrected") for n in (msgs.get(k) or {}).values()
-                 for t in n.get("tokens", [])} - {None}
+    dup_users, mixed_users = users_noticing(ev, msgs, r)
     web_users = {(o.invoke.value or {}).get("user") for o in history_ops(ev, "session")
                  if o.type == "fail" and (o.invoke.value or {}).get("proto") == "http"} - {None}
-    mixed_users = {x["user"] for k in ("uid_reused", "uidvalidity_changed") for x in (r.get(k) or {}).get("examples", [])}
     everyone = set(sc.topo.users())
     aware = (dup_users | web_users | mixed_users) & everyone | (web_users - everyone)
     ratio = len(aware) / len(everyone) if everyone else None
@@ -274,7 +265,7 @@ def daemon_dies(cert: Certifier, daemon: str = "dovecot", hold: float = 8.0):
         with sc.fault("daemon-kill", "vip-holder", daemon=daemon):
             sc.wait(hold)
         sc.steady(6)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     a = cert.check("availability", sc, bound_s=bound, protos=DAEMON_PROTOS[daemon])
     nums, reasons = gaps(a, bound, f"{daemon}_dies", f"without service while {daemon} was dead on the active server")
     value = "unknown" if a["valid"] == "unknown" else verdict(not reasons)
@@ -294,7 +285,7 @@ def crossover_cut(cert: Certifier, hold: float = 10.0):
         with sc.fault("partition", "crossover"):
             sc.wait(hold)
         sc.steady(4)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     s = single_holder(cert, sc, "watchdog")
     single_holder(cert, sc, "single_active")
     r = replicas_converged(cert, sc, "read_either")
@@ -313,7 +304,7 @@ def isolate(cert: Certifier, hold: float = 8.0):
         with sc.fault("isolate", "vip-holder"):
             sc.wait(hold)
         sc.steady(6)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     failover_gaps(cert, sc, bound, "no_spof", "isolate")
     single_holder(cert, sc, "single_active")
     no_loss(cert, sc)
@@ -332,7 +323,7 @@ def maintenance_resync(cert: Certifier, outage: float = 60.0):
         sc.workload.stop()  # quiet, so that "identical" has a moment to be true
         sc.heal(fid)
         res = observers.wait_converged(sc.topo, cert.h, after=fid, deadline_s=max(bound * 3, 30), progress=cert.s.progress)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     secs = res["seconds"]
     cert.claim("auto_resync", verdict(res["identical"] and secs <= bound), checks=["convergence"],
                numbers={f"resync_s_after_{outage:.0f}s_outage": num(secs, "s", bound)},
@@ -352,7 +343,7 @@ def wipe(cert: Certifier, which: str = "not-vip-holder", rpo: float | None = Non
         with sc.fault("wipe", which):
             sc.wait(6)
         sc.steady(6)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     # judged: loss beyond the recovery point; duplicates and deleted-but-back count elsewhere
     opts = {"loss_at": loss_at, "rpo_s": rpo} if rpo is not None else {}
     m = cert.check("messages", sc, allow_duplicates=True, fail_on_resurrected=False, **opts)
@@ -373,7 +364,7 @@ def link_fault(cert: Certifier, fault: str, hold: float = 10.0, **params):
         with sc.fault(fault, "crossover", **params):
             sc.wait(hold)
         sc.steady(4)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     replicas_converged(cert, sc, "read_either", after=fault)
     no_loss(cert, sc)
     return cert.finish()
@@ -391,7 +382,7 @@ def deferred_not_bounced(cert: Certifier, hold: float = 6.0, count: int = 5):
             for i in range(count):
                 smtp.send(topo.nodes[target].lan, 25, f"mh-{sc.tag}-d{i}", users[i % len(users)])
             sc.wait(hold)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     m = no_loss(cert, sc)
     cert.claim("smtp", from_check(m), checks=["messages"], reasons=m.get("reasons"),
                numbers={"accepted_while_delivery_down": num((m.get("sends") or {}).get("ok"))})

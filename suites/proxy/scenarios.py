@@ -80,12 +80,6 @@ def proto_of(op) -> str:
     return {"send": "smtp", "pop-read": "pop3", "pop-delete": "pop3", "webmail-list": "http"}.get(op.f, "imap")
 
 
-def faults_applied(cert: Certifier, sc) -> None:
-    f = cert.check("faults", sc)
-    if f["valid"] != "pass":
-        raise AssertionError(f"a fault was not applied or healed: {f.get('reasons')}")
-
-
 def fault_window(cert: Certifier, fid: str) -> tuple[float, float]:
     """(fault applied, heal started) of one nemesis fault of this test, in history time."""
     start = end = None
@@ -434,7 +428,7 @@ def backend_failure(cert: Certifier, fault: str = "kill", target: str | None = N
             sc.steady(5)
         finally:
             gp.stop()
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     start, end = fault_window(cert, fid)
     victims = set(topo.users_of(target)) | {topo.nodes[target].meta.get("probe", {}).get("user")}
     ops = test_ops(cert, sc)
@@ -508,7 +502,7 @@ def backend_lost(cert: Certifier, target: str | None = None):
         with sc.fault("wipe", target):
             sc.wait(4)
         sc.steady(3)
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     m = cert.check("messages", sc, require="any")
     victims = set(topo.users_of(target))
     sends = {(o.invoke.value or {}).get("token"): user_of(o) for o in test_ops(cert, sc, "send") if o.type == "ok"}
@@ -545,7 +539,7 @@ def proxy_failure(cert: Certifier, fault: str = "kill", target: str | None = Non
             sc.steady(4)
         finally:
             sessions_.stop()
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     start, end = fault_window(cert, fid)
     a = cert.check("availability", sc, bound_s=bound)
     nums, reasons = gaps(a, bound, f"{fault}_{target}", f"without service through the load balancers after {fault} of {target}")
@@ -603,7 +597,7 @@ def ldap_outage(cert: Certifier, fault: str = "stop", hold: float = 10.0):
         finally:
             for g in gps:
                 g.stop()
-    faults_applied(cert, sc)
+    cert.faults_applied(sc)
     start, end = fault_window(cert, fid)
     probes = [o for o in test_ops(cert, sc, "probe") if "@" in str((o.invoke.value or {}).get("proto"))]
     # attempts the outage overlapped: begun before LDAP came back, still waiting after it went
