@@ -380,6 +380,7 @@ def remove_run(run_id: str) -> dict:
 
 def runs() -> list[dict]:
     """Every mailha run that has objects on this engine, from their labels."""
+    docker.require_engine()  # "no runs" from an engine that never answered would be a lie
     found: dict[str, dict] = {}
     for kind, cmd in (("containers", ["ps", "-a", "--filter", f"label={LABEL_RUN}", "--format", '{{.Names}}\t{{.State}}\t{{.Label "' + LABEL_RUN + '"}}']),):
         r = docker.run(cmd, check=False)

@@ -45,6 +45,8 @@ def test_mail_node_alone_delivers_and_serves_every_protocol():
                 return toks
         _wait(delivered, 20)
         assert "mh-solo-1" in (Pop3Client(h, "pop", ["solo-mail"]).read(c.ip, 110, USER, PW) or [])
+        # nginx and php-fpm start after the mail daemons: wait for the login page itself
+        _wait(lambda: readiness.http(c.ip, expect="rcmloginuser"), 30)
         ws = WebmailSession(f"http://{c.ip}", nodes=["solo-mail"])
         ws.login(USER, PW)
         assert "mh-solo-1" in ws.list_inbox()["tokens"]
