@@ -69,3 +69,33 @@ def test_fault_labels_never_print_over_each_other():
         row = sorted(b[1:] for b in boxes if b[0] == y)
         assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(row, row[1:])), row
     assert any(t == "f11" for t in re.findall(r'class="flabel"[^>]*>([^<]*)<', labels))  # shortened to its id
+
+
+def test_convergence_marks_and_threshold_label_never_print_over_each_other():
+    marks = [{"t": 10 + i * 0.7, "label": f"in sync +{i}.5 s", "tip": "t"} for i in range(20)]
+    svg = charts.scatter_svg([{"name": "mirror-a → mirror-b", "points": [(10, 0.05, "p"), (20, 1.0, "p")]}],
+                             [], charts.Scale(0, 100), "lag", "seconds",
+                             [{"value": 2.0, "label": "lag_p99_s = 2 s"}], marks)
+    boxes = [(float(m.group(2)), float(m.group(1)), float(m.group(1)) + 6.2 * len(m.group(3)))
+             for m in re.finditer(r'<text class="flabel" x="([\d.]+)" y="([\d.]+)">([^<]*)<', svg)]
+    assert 0 < len(boxes) < 20                     # crowded labels are left out, their lines stay
+    assert svg.count('stroke-dasharray="2 3"') == 20
+    for y in {b[0] for b in boxes}:
+        row = sorted(b[1:] for b in boxes if b[0] == y)
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(row, row[1:])), row
+    # the threshold is named in the legend column, above the series names, not on its line
+    legend = re.findall(r'<text class="stat[^"]*" x="[\d.]+" y="([\d.]+)">([^<]*)<', svg)
+    assert [t for _, t in legend] == ["lag_p99_s = 2 s", "mirror-a → mirror-b"]
+    assert float(legend[1][0]) - float(legend[0][0]) >= 14
+
+
+def test_errors_differing_only_in_object_addresses_are_one_row():
+    from harness.report import evidence
+
+    h = H()
+    for i, addr in enumerate(("0x7fd7783bae0d0", "0x7fd7791c8510", "0x7fd750747a10")):
+        h.probe("http", False, at=1 + i, error=f"ConnectTimeout(<HTTPConnection(host='10.231.0.200') at {addr}>)")
+    h.probe("http", False, at=5, error="ConnectionRefusedError: [Errno 111] Connection refused")
+    html = evidence.errors_table(h.events)
+    assert html.count("<tr><td>") == 2
+    assert "at 0x…" in html and '<td class="v">3</td>' in html

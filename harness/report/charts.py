@@ -434,16 +434,16 @@ def scatter_svg(series: list[dict], faults: list[dict], sc: Scale, title: str, u
                      f'<text class="tick" x="{X0 - 6}" y="{y + 3:.1f}" text-anchor="end">{e(num(t))}</text>')
     parts.append(f'<text class="axis" x="14" y="{(top + bottom) / 2:.1f}" transform="rotate(-90 14 {(top + bottom) / 2:.1f})" '
                  f'text-anchor="middle">{e(unit)} (log scale)</text>')
-    for h in hlines:
+    # threshold lines are named in the legend column, not at their height: a label there would
+    # print over the series names whenever the line sits near the top
+    for i, h in enumerate(hlines):
         y = ys.y(h["value"])
+        ly = top + 12 + i * 15
         parts.append(f'<line x1="{X0}" y1="{y:.1f}" x2="{X1}" y2="{y:.1f}" stroke="#cf222e" stroke-width="1.2" stroke-dasharray="6 4"/>'
-                     f'<text class="stat bad" x="{X1 + 8}" y="{y + 4:.1f}">{e(h["label"])}</text>')
-    for m in vmarks:
-        x = sc.x(m["t"])
-        parts.append(f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" stroke="#9a6700" stroke-width="1.2" stroke-dasharray="2 3">'
-                     f'<title>{e(m["tip"])}</title></line>'
-                     f'<text class="flabel" x="{x + 3:.1f}" y="{bottom - 4:.1f}">{e(m["label"])}</text>')
-    legend_y = top + 4 + 14 * len(hlines)
+                     f'<line x1="{X1 + 8}" y1="{ly - 4:.1f}" x2="{X1 + 20}" y2="{ly - 4:.1f}" stroke="#cf222e" stroke-width="1.2" stroke-dasharray="4 2"/>'
+                     f'<text class="stat bad" x="{X1 + 24}" y="{ly:.1f}">{e(h["label"])}</text>')
+    parts += _vmarks(vmarks, sc, top, bottom)
+    legend_y = top - 4 + 15 * len(hlines)
     for i, s in enumerate(series):
         color, shape = SERIES[i % len(SERIES)]
         best: dict[int, tuple] = {}
@@ -464,6 +464,23 @@ def scatter_svg(series: list[dict], faults: list[dict], sc: Scale, title: str, u
     h = bottom + 40
     return (f'<svg class="chart" viewBox="0 0 {W} {h:.0f}" role="img" aria-label="{e(title)}" xmlns="http://www.w3.org/2000/svg">'
             f'<title>{e(title)}</title>{_defs()}{shade}{_axis(sc, bottom, top)}{"".join(parts)}{labels}</svg>')
+
+
+def _vmarks(vmarks: list[dict], sc: Scale, top: float, bottom: float, rows: int = 3) -> list[str]:
+    """Dotted vertical marks with labels stacked upwards from the bottom; a label that finds no
+    row with room is left out (its line keeps the tooltip), so labels never print over each other."""
+    parts, row_end = [], [-1e9] * rows
+    for m in sorted(vmarks, key=lambda m: m["t"]):
+        x = sc.x(m["t"])
+        parts.append(f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" stroke="#9a6700" stroke-width="1.2" '
+                     f'stroke-dasharray="2 3"><title>{e(m["tip"])}</title></line>')
+        row = next((i for i in range(rows) if row_end[i] < x + 3), None)
+        if row is None:
+            continue
+        row_end[row] = x + 3 + 6.2 * len(m["label"])
+        parts.append(f'<text class="flabel" x="{x + 3:.1f}" y="{bottom - 4 - 13 * row:.1f}">{e(m["label"])}'
+                     f'<title>{e(m["tip"])}</title></text>')
+    return parts
 
 
 def latency_svg(events: list[Event], faults: list[dict], sc: Scale) -> str:

@@ -217,6 +217,9 @@ def faults_table(faults: list[dict], run_of: dict[int, Run], runs_merged: bool) 
             + "".join(rows) + "</tbody></table>")
 
 
+ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
+
+
 def errors_table(events) -> str:
     """Distinct errors seen by probes, sends and sessions (texts come from servers: escaped)."""
     c: Counter = Counter()
@@ -225,7 +228,8 @@ def errors_table(events) -> str:
         if o.type == "ok":
             continue
         proto = (o.invoke.value or {}).get("proto") if isinstance(o.invoke.value, dict) else None
-        key = (o.f + (f" {proto}" if proto else ""), o.type, str(o.error or "")[:200])
+        # object addresses in exception texts ("at 0x7fd7…") would make every timeout its own row
+        key = (o.f + (f" {proto}" if proto else ""), o.type, ADDRESS.sub("0x…", str(o.error or ""))[:200])
         c[key] += 1
         first.setdefault(key, o.start)
     if not c:
