@@ -12,6 +12,11 @@ def cmd_chaos(a) -> int:
     from . import runner
 
     faults = [f for x in (a.faults or []) for f in x.split(",") if f]
+    if a.plan:
+        _, schedule = runner.plan(a.design or "mirror", duration=a.duration, seed=a.seed, faults=faults or None,
+                                  interval=a.interval, overrides=a.override or [], replay=a.replay)
+        print(schedule.to_json() if a.plan == "json" else schedule.describe())
+        return 0
     summary = runner.run(a.design or "mirror", duration=a.duration, seed=a.seed, faults=faults or None,
                          interval=a.interval, overrides=a.override or [], replay=a.replay,
                          thresholds=a.threshold, progress=Progress())
@@ -36,4 +41,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--override", "-o", action="append", metavar="FILE", help="compose override file (repeatable)")
     s.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="override a claim threshold")
     s.add_argument("--replay", metavar="RUN_DIR", help="run the schedule stored in a previous chaos run again")
+    s.add_argument("--plan", nargs="?", const="text", choices=["text", "json"],
+                   help="print the fault schedule these options give (as a table, or the schedule.json a run "
+                        "would write) and stop: nothing is started")
     s.set_defaults(fn=cmd_chaos)

@@ -127,6 +127,27 @@ class Driver:
         self.thread.join(timeout=120)
 
 
+def plan(design: str, *, duration: str | float = "5m", seed: int | None = None, faults=None,
+         interval: str | float = "20s", overrides=(), replay: str | None = None) -> tuple[str, sched.Schedule]:
+    """(design, schedule) of a chaos run, from the options or a stored run; touches no cluster."""
+    if replay:
+        try:
+            schedule = sched.load(replay)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        return designs.canonical(schedule.design.get("name") or design), schedule
+    design = designs.canonical(design)
+    files = [designs.compose_file(design), *[Cluster._check_override(o) for o in overrides]]
+    dur = parse_duration(duration) if isinstance(duration, str) else float(duration)
+    ivl = parse_duration(interval) if isinstance(interval, str) else float(interval)
+    seed = seed if seed is not None else int.from_bytes(__import__("os").urandom(3), "big")
+    try:
+        return design, sched.generate(seed, dur, ivl, faults or None,
+                                      sched.design_from_meta(designs.read_x_mailha(files), design))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
 def run(design: str, *, duration: str | float = "5m", seed: int | None = None, faults=None,
         interval: str | float = "20s", overrides=(), replay: str | None = None, thresholds=None,
         reports: Path | None = None, progress: Progress | None = None) -> dict:
@@ -136,24 +157,9 @@ def run(design: str, *, duration: str | float = "5m", seed: int | None = None, f
         thr = parse_thresholds(thresholds)
     except ValueError as e:
         raise UserError(str(e)) from None
-    if replay:
-        try:
-            schedule = sched.load(replay)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        design = designs.canonical(schedule.design.get("name") or design)
-        seed = schedule.seed
-    else:
-        design = designs.canonical(design)
-        files = [designs.compose_file(design), *[Cluster._check_override(o) for o in overrides]]
-        dur = parse_duration(duration) if isinstance(duration, str) else float(duration)
-        ivl = parse_duration(interval) if isinstance(interval, str) else float(interval)
-        seed = seed if seed is not None else int.from_bytes(__import__("os").urandom(3), "big")
-        try:
-            schedule = sched.generate(seed, dur, ivl, faults or None,
-                                      sched.design_from_meta(designs.read_x_mailha(files), design))
-        except ValueError as e:
-            raise UserError(str(e)) from None
+    design, schedule = plan(design, duration=duration, seed=seed, faults=faults, interval=interval,
+                            overrides=overrides, replay=replay)
+    seed = schedule.seed
 
     rd = RunDir.create(f"chaos-{design}", options={"duration_s": schedule.duration_s, "interval_s": schedule.interval_s,
                                                     "faults": list(schedule.fault_types), "overrides": list(overrides),

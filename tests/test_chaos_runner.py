@@ -1,5 +1,7 @@
 """Pure parts of the chaos runner: durations, and that every scheduled fault maps to a fault the
 nemesis can apply (a schedule the nemesis cannot follow would fail at run time, not here)."""
+import json
+
 import pytest
 
 from chaos import runner, schedule
@@ -35,3 +37,22 @@ def test_the_same_seed_gives_the_same_mirror_schedule():
     b = schedule.generate(7, 300, 20, None, d).to_json()
     c = schedule.generate(8, 300, 20, None, d).to_json()
     assert a == b and a != c
+
+
+def test_plan_prints_the_schedule_a_run_would_write_and_starts_nothing(capsys, monkeypatch):
+    from harness import cli
+
+    def no_docker(*a, **k):
+        raise AssertionError("--plan must not touch Docker")
+    monkeypatch.setattr("harness.docker.run", no_docker)
+    outs = []
+    for _ in range(2):
+        assert cli.main(["chaos", "mirror", "--duration", "5m", "--seed", "7", "--plan", "json"]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]
+    doc = json.loads(outs[0])
+    assert doc["seed"] == 7 and doc["duration_s"] == 300 and doc["faults"]
+    _, sched_ = runner.plan("mirror", duration="5m", seed=7)
+    assert sched_.to_json() + "\n" == outs[0]
+    assert cli.main(["chaos", "mirror", "--duration", "5m", "--seed", "7", "--plan"]) == 0
+    assert "seed 7, 300 s" in capsys.readouterr().out
