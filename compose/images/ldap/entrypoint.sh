@@ -52,8 +52,12 @@ level=${SLAPD_LOGLEVEL:-stats}
 log "starting slapd -h '$urls' -d $level"
 slapd -d "$level" -h "$urls" -u openldap -g openldap -F /etc/ldap/slapd.d &
 pid=$!
-trap 'log "TERM: stopping slapd"; kill -TERM "$pid" 2>/dev/null' TERM INT
+stopping=0
+trap 'stopping=1; log "TERM: stopping slapd"; kill -TERM "$pid" 2>/dev/null' TERM INT
 wait "$pid"; rc=$?
+# a trapped signal cuts the wait short with 143; the daemon's own status comes from waiting
+# again (when it exits quickly, "kill -0" alone would keep the 143: seen in CI)
+while [ "$stopping" = 1 ] && [ "$rc" -gt 128 ]; do stopping=2; wait "$pid"; rc=$?; done
 while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
 log "slapd exited with status $rc"
 exit "$rc"

@@ -20,8 +20,12 @@ fi
 log "starting toxiproxy-server $(toxiproxy-server -version 2>&1 | tr -d '\n') ${args[*]}"
 toxiproxy-server "${args[@]}" &
 pid=$!
-trap 'log "TERM: stopping"; kill -TERM "$pid" 2>/dev/null' TERM INT
+stopping=0
+trap 'stopping=1; log "TERM: stopping"; kill -TERM "$pid" 2>/dev/null' TERM INT
 wait "$pid"; rc=$?
+# a trapped signal cuts the wait short with 143; the daemon's own status comes from waiting
+# again (when it exits quickly, "kill -0" alone would keep the 143: seen in CI)
+while [ "$stopping" = 1 ] && [ "$rc" -gt 128 ]; do stopping=2; wait "$pid"; rc=$?; done
 while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
 log "toxiproxy-server exited with status $rc"
 exit "$rc"
