@@ -99,7 +99,10 @@ def cmd_status(a) -> int:
         print("no mailha runs on this Docker engine.")
         return 0
     for r in rs:
-        states = ", ".join(f"{n.split('-')[-2] if n.count('-') > 2 else n}={s}" for n, s in r["containers"].items())
+        # compose names containers <project>-<service>-<n>; the project is mailha-<run id>
+        pre = f"mailha-{r['run_id']}-"
+        states = ", ".join(f"{n[len(pre):].removesuffix('-1') if n.startswith(pre) else n}={s}"
+                           for n, s in sorted(r["containers"].items()))
         owner = "cli" if r["owner"] == "cli" else (r["owner"] + ("" if r["alive"] else " (dead: 'mailha sweep' removes it)"))
         print(f"{r['run_id']}  design={r['design']}  owner={owner}\n  {len(r['containers'])} containers: {states}")
     return 0
