@@ -207,7 +207,7 @@ def faults_table(faults: list[dict], run_of: dict[int, Run], runs_merged: bool) 
             st = '<span class="t-ok">✓ applied and healed</span>'
         length = w["end"] - w["start"] if w["applied"] and not w.get("open_end") else None
         rows.append(f'<tr><td><code>{e(w["id"])}</code></td><td>{e(w["fault"])}</td><td>{e(w["target"])}</td>'
-                    f'<td>{e(short_test(w.get("test") or ""))}</td><td class="v">{e(num(round(w["invoked"], 2)))} s</td>'
+                    f'<td class="wrap">{e(short_test(w.get("test") or ""))}</td><td class="v">{e(num(round(w["invoked"], 2)))} s</td>'
                     f'<td class="v">{e(num(round(w["start"], 2)) if w["applied"] else "–")}</td>'
                     f'<td class="v">{e(num(round(w["end"], 2)) if not w.get("open_end") else "–")}</td>'
                     f'<td class="v">{e(num(round(length, 2)) + " s" if length is not None else "–")}</td><td>{st}'
@@ -235,7 +235,7 @@ def errors_table(events) -> str:
     if not c:
         return ""
     rows = "".join(f'<tr><td>{e(k[0])}</td><td>{badge({"fail": "failed", "info": "unknown"}.get(k[1], k[1]), {"failed": ("bad", "✗", "fail"), "unknown": ("unk", "?", "unknown")})}</td>'
-                   f'<td><code>{e(k[2])}</code></td><td class="v">{n}</td><td class="v">{e(num(round(first[k], 2)))} s</td></tr>'
+                   f'<td class="wrap"><code>{e(k[2])}</code></td><td class="v">{n}</td><td class="v">{e(num(round(first[k], 2)))} s</td></tr>'
                    for k, n in sorted(c.items(), key=lambda kv: (first[kv[0]], kv[0])))
     return ('<table class="grid"><thead><tr><th>operation</th><th>outcome</th><th>error as reported</th><th>count</th>'
             '<th>first at</th></tr></thead><tbody>' + rows + "</tbody></table>")
@@ -283,8 +283,8 @@ def test_block(run: Run, nodeid: str, res, prefix: str, cells_by_test: dict) -> 
         reasons = "; ".join(str(x) for x in (r.get("reasons") or []))
         why = f'<br><span class="t-{VALID.get(v, VALID["unknown"])[0]}">{e(reasons)}</span>' if reasons else ""
         rows.append(f'<tr id="{check_anchor(run, i)}"><td><code>{e(c.get("checker"))}</code></td><td>{badge(v, VALID)}</td>'
-                    f'<td>{e(wtxt)}<br><span class="muted">{e(opts)}</span></td>'
-                    f'<td>{e(result_numbers(r))}{why}'
+                    f'<td class="wrap">{e(wtxt)}<br><span class="muted">{e(opts)}</span></td>'
+                    f'<td class="wrap">{e(result_numbers(r))}{why}'
                     f'<details><summary>result as stored</summary><pre>{e(json.dumps(r, indent=1, default=str)[:20000])}</pre></details></td></tr>')
     checks = ""
     if rows:
@@ -373,7 +373,7 @@ def variants_table(variants: list[dict], runs: dict[str, Run]) -> str:
                          for k, n in list((v.get("numbers") or {}).items())[:4])
         rows.append(f'<tr><td><code>{e(v.get("variant"))}</code></td><td>{e(label)}</td><td>{e(v["claimed"])}</td>'
                     f'<td><b>{e(v.get("measured"))}</b></td><td>{badge(v["caught"], CAUGHT)}</td>'
-                    f'<td>{tlink}<br><span class="muted">{e(v.get("note") or nums)}</span></td></tr>')
+                    f'<td class="wrap">{tlink}<br><span class="muted">{e(v.get("note") or nums)}</span></td></tr>')
     return ('<h3>Broken variants: can the suite fail?</h3><p class="lead">The same checks against deliberately broken '
             'clusters (compose overrides). A variant is caught when its measurement falls below the claim; these '
             'results never count in the matrix.</p><table class="grid"><thead><tr><th>variant</th><th>claim</th>'

@@ -120,8 +120,8 @@ def run_facts(run: Run, prefix: str) -> str:
             links = " ".join(f'<a href="{href(prefix + rel)}">{e(rel.rsplit("/", 1)[-1])}</a>' for rel in c.logs)
             if c.has_compose:
                 links = f'<a href="{href(prefix + c.rel + "/compose.yml")}">compose.yml as run</a> ' + links
-            crows.append(f'<tr><td><code>{e(c.id)}</code><br>{e(c.design or "?")}</td><td>{e(imgs) or "–"}</td>'
-                         f'<td>{e(vers) or "–"}</td><td>{links or "–"}</td></tr>')
+            crows.append(f'<tr><td class="wrap"><code>{e(c.id)}</code><br>{e(c.design or "?")}</td><td class="wrap">{e(imgs) or "–"}</td>'
+                         f'<td class="wrap">{e(vers) or "–"}</td><td class="wrap">{links or "–"}</td></tr>')
         parts.append('<h4>Clusters</h4><table class="grid"><thead><tr><th>cluster</th><th>images</th><th>package versions</th>'
                      '<th>files</th></tr></thead><tbody>' + "".join(crows) + "</tbody></table>")
     files = " · ".join(f'<a href="{href(prefix + f)}" title="{e(what)}">{e(f)}</a>' for f, what in RUN_FILES
