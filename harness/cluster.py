@@ -272,18 +272,6 @@ class Cluster:
                                                  "--force-recreate", service],
                  env=self.compose_env(), timeout=timeout)
 
-    def create_service(self, service: str, timeout: float = 120) -> float:
-        """Create (not start) the container of one more service, e.g. one kept in a compose
-        profile for scale-out; seconds taken. Creating writes its layers and volumes, which on a
-        small test host stalls the disk for the running cluster: a new server is racked before
-        it is switched on, so a scale-out test creates it before it measures."""
-        t0 = time.monotonic()
-        if service not in (self.config.get("services") or {}):
-            raise UserError(f"design {self.design} has no service {service!r} to create.")
-        _compose(self.project, [self.resolved], ["create", "--no-recreate", "--no-build", "--pull", "never", service],
-                 env=self.compose_env(), timeout=timeout)
-        return time.monotonic() - t0
-
     def start_service(self, service: str, checks: list[dict] | None = None, timeout: float = 120) -> float:
         """Start one more service of the running cluster (e.g. one kept in a compose profile for
         scale-out) without touching the others, and wait until it answers: ``checks`` (readiness

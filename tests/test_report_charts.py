@@ -63,7 +63,7 @@ def test_fault_labels_never_print_over_each_other():
     boxes = []
     for m in re.finditer(r'<text class="flabel" x="([\d.]+)" y="([\d.]+)">([^<]*)<', labels):
         x, y, text = float(m.group(1)), float(m.group(2)), m.group(3)
-        boxes.append((y, x, x + 6.2 * len(text)))
+        boxes.append((y, x, x + charts.CHAR_W * len(text)))
     assert len(boxes) == 12
     for y in {b[0] for b in boxes}:
         row = sorted(b[1:] for b in boxes if b[0] == y)
@@ -76,7 +76,7 @@ def test_convergence_marks_and_threshold_label_never_print_over_each_other():
     svg = charts.scatter_svg([{"name": "mirror-a → mirror-b", "points": [(10, 0.05, "p"), (20, 1.0, "p")]}],
                              [], charts.Scale(0, 100), "lag", "seconds",
                              [{"value": 2.0, "label": "lag_p99_s = 2 s"}], marks)
-    boxes = [(float(m.group(2)), float(m.group(1)), float(m.group(1)) + 6.2 * len(m.group(3)))
+    boxes = [(float(m.group(2)), float(m.group(1)), float(m.group(1)) + charts.CHAR_W * len(m.group(3)))
              for m in re.finditer(r'<text class="flabel" x="([\d.]+)" y="([\d.]+)">([^<]*)<', svg)]
     assert 0 < len(boxes) < 20                     # crowded labels are left out, their lines stay
     assert svg.count('stroke-dasharray="2 3"') == 20

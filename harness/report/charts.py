@@ -16,6 +16,7 @@ from .util import e, num
 
 W, L, R = 1040, 118, 218          # width, left label column, right stats column
 X0, X1 = L, W - R
+CHAR_W = 6.2  # width of one character of a label (class flabel), for placing labels side by side
 LANE, GAP = 20, 6
 PROTO_ORDER = ("smtp", "imap", "pop3", "http")
 PROTO_LABEL = {"smtp": "SMTP", "imap": "IMAP", "pop3": "POP3", "http": "Webmail (HTTP)"}
@@ -75,7 +76,7 @@ def label_rows(faults: list[dict], sc: Scale, most: int = 3) -> int:
     row_end: list[float] = []
     for w in sorted(faults, key=lambda w: w["start"]):
         x0 = sc.x(w["start"] if w["applied"] else w["invoked"])
-        width = 6.2 * len(_label_text(w)[0])
+        width = CHAR_W * len(_label_text(w)[0])
         row = next((i for i, end in enumerate(row_end) if end < x0), None)
         if row is None:
             if len(row_end) >= most:
@@ -112,7 +113,7 @@ def _fault_layer(faults: list[dict], sc: Scale, top: float, bottom: float, label
             text = w["id"]
             row = min(range(rows), key=lambda i: row_end[i])
             tx = max(tx, row_end[row] + 2)
-        width = 6.2 * len(text)
+        width = CHAR_W * len(text)
         row_end[row] = tx + width
         y = label_y + row * 13
         labels.append(f'<line x1="{x0:.1f}" y1="{y + 2:.1f}" x2="{x0:.1f}" y2="{top:.1f}" stroke="#b08968" stroke-width="1"/>'
@@ -436,14 +437,16 @@ def scatter_svg(series: list[dict], faults: list[dict], sc: Scale, title: str, u
                  f'text-anchor="middle">{e(unit)} (log scale)</text>')
     # threshold lines are named in the legend column, not at their height: a label there would
     # print over the series names whenever the line sits near the top
+    def legend_row(k: int) -> float:  # the legend column: thresholds first, then the series
+        return top + 12 + 15 * k
+
     for i, h in enumerate(hlines):
         y = ys.y(h["value"])
-        ly = top + 12 + i * 15
+        ly = legend_row(i)
         parts.append(f'<line x1="{X0}" y1="{y:.1f}" x2="{X1}" y2="{y:.1f}" stroke="#cf222e" stroke-width="1.2" stroke-dasharray="6 4"/>'
                      f'<line x1="{X1 + 8}" y1="{ly - 4:.1f}" x2="{X1 + 20}" y2="{ly - 4:.1f}" stroke="#cf222e" stroke-width="1.2" stroke-dasharray="4 2"/>'
                      f'<text class="stat bad" x="{X1 + 24}" y="{ly:.1f}">{e(h["label"])}</text>')
     parts += _vmarks(vmarks, sc, top, bottom)
-    legend_y = top - 4 + 15 * len(hlines)
     for i, s in enumerate(series):
         color, shape = SERIES[i % len(SERIES)]
         best: dict[int, tuple] = {}
@@ -457,7 +460,7 @@ def scatter_svg(series: list[dict], faults: list[dict], sc: Scale, title: str, u
             tip = tip() if callable(tip) else tip  # tooltips are built only for the points drawn
             parts.append(_marker(shape, sc.x(t), ys.y(v), color) + f' opacity=".85"><title>{e(tip)}</title>'
                          + ("</rect>" if shape == "square" else "</path>" if shape in ("triangle", "diamond") else "</circle>"))
-        ly = legend_y + 16 + i * 15
+        ly = legend_row(len(hlines) + i)
         parts.append(_marker(shape, X1 + 14, ly - 4, color, 3.4) + "/>"
                      f'<text class="stat" x="{X1 + 24}" y="{ly:.1f}">{e(s["name"])}</text>')
     shade, labels = _fault_layer(faults, sc, top, bottom, 18, rows) if faults else ("", "")
@@ -477,7 +480,7 @@ def _vmarks(vmarks: list[dict], sc: Scale, top: float, bottom: float, rows: int 
         row = next((i for i in range(rows) if row_end[i] < x + 3), None)
         if row is None:
             continue
-        row_end[row] = x + 3 + 6.2 * len(m["label"])
+        row_end[row] = x + 3 + CHAR_W * len(m["label"])
         parts.append(f'<text class="flabel" x="{x + 3:.1f}" y="{bottom - 4 - 13 * row:.1f}">{e(m["label"])}'
                      f'<title>{e(m["tip"])}</title></text>')
     return parts

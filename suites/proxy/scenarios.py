@@ -654,9 +654,6 @@ def scale_out(cert: Certifier, seconds: float = 6.0):
     The new users must work end to end (their mail only on the new back end), the new proxy must
     take its share of sessions, nobody else may see a failed operation, and nothing restarts."""
     spec = cert.cluster.meta.get("scale_out") or {}
-    # the new servers are racked before the measurement: creating containers (layers, volumes)
-    # stalls this small host's disk for everyone, which new hardware would not do
-    racked = {svc: cert.cluster.create_service(svc) for svc in (spec["backend"]["service"], spec["proxy"]["service"])}
     with cert.scenario(drain_s=60) as sc:
         topo = sc.topo
         before = _started(cert.cluster)
@@ -697,12 +694,12 @@ def scale_out(cert: Certifier, seconds: float = 6.0):
                 acked_new[user_of(o)].add((o.invoke.value or {}).get("token"))
         placement = _placement(cert, topo, new_users, be["service"], acked_new)
     after = _started(cert.cluster)
-    restarted = sorted(s for s, st in before.items() if after.get(s) != st and s not in racked)
+    restarted = sorted(s for s, st in before.items() if after.get(s) != st)
     ops = test_ops(cert, sc)
     old_failed = [o for o in ops if o.type != "ok" and user_of(o) not in new_users and o.start >= t_begin]
-    # A probe that timed out saw the host stall (a container starting takes the whole 2-core
-    # test host for a moment: 1-2 s of slow fsyncs were measured in full CI runs), not a refusal: such stalls are judged as a gap against "no
-    # interruption"; any other failure of an existing user is a disturbance.
+    # A probe that timed out saw a stall, not a refusal: it is judged, like a failover, as a gap
+    # against "no interruption" (1-2 s disk stalls of this host were measured, docs/benchmarks.md);
+    # any other failure of an existing user is a disturbance.
     old_stalls = [o for o in old_failed if o.f == "probe" and o.type == "fail" and HANG.search(o.error or "")]
     old_errors = [o for o in old_failed if o not in old_stalls]
     bound = cert.thresholds["no_interruption_s"]
@@ -732,7 +729,6 @@ def scale_out(cert: Certifier, seconds: float = 6.0):
     if restarted:
         reasons.append(f"restarted while scaling out: {', '.join(restarted)}")
     cert.claim("scale_by_adding", verdict(not reasons), reasons=reasons, checks=["load", "messages", "availability"], numbers={
-        **{f"create_{k}_s": num(v, "s") for k, v in racked.items()},
         **{k: num(v, "s") for k, v in steps.items()}, **gap_nums,
         "new_users": num(len(new_users)), "new_user_ops_ok": num(len(new_ops) - len(new_failed)),
         "new_user_ops_failed": num(len(new_failed), "", 0),
