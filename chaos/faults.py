@@ -83,9 +83,10 @@ class Nemesis:
     def resolve(self, target: str) -> str:
         """Concrete target for a selector: ``vip-holder``, ``not-vip-holder`` or a name."""
         if target in ("vip-holder", "not-vip-holder"):
-            holder = current_holder(self.topo)
+            holder = self._holder()
             if holder is None:
-                raise FaultError(f"no node holds the virtual IP, so the target {target!r} cannot be chosen.")
+                raise FaultError(f"no node held the virtual IP for {self.HOLDER_WAIT:.0f} s, so the target "
+                                 f"{target!r} cannot be chosen.")
             if target == "vip-holder":
                 return holder
             others = [n for n in self.topo.node_names if n != holder]
@@ -93,6 +94,18 @@ class Nemesis:
                 raise FaultError("there is no node besides the VIP holder.")
             return others[0]
         return target
+
+    #: a VIP can be between holders for a moment (a handover, or a health check that flapped on
+    #: a loaded host), and one ``docker exec`` can time out; a selector waits this long for a holder
+    HOLDER_WAIT = 15.0
+
+    def _holder(self) -> str | None:
+        end = time.monotonic() + self.HOLDER_WAIT
+        while True:
+            holder = current_holder(self.topo)
+            if holder is not None or time.monotonic() >= end:
+                return holder
+            time.sleep(0.5)
 
     def apply(self, fault: str, target: str, **params) -> str:
         if fault not in FAULTS:
@@ -222,12 +235,31 @@ class Nemesis:
         return f"stopped gracefully in {time.monotonic() - t:.1f} s"
 
     def _apply_pause(self, a: Active) -> str:
-        docker.run(["pause", self._c(a.target)])
+        tries = self._pause(a.target)
         if self._state(a.target) != "paused":
             raise FaultError(f"{a.target} is {self._state(a.target)} after docker pause")
         if self._node_answers(a.target, 0.5):
             raise FaultError(f"{a.target} still answers IMAP while paused")
-        return "frozen: IMAP connect times out"
+        return "frozen: IMAP connect times out" + (f" (frozen at try {tries})" if tries > 1 else "")
+
+    #: runc's cgroup-v1 freezer gives up ("unable to freeze") when a task stays in
+    #: uninterruptible sleep through its short loop — seen when the host's disk stalls for a
+    #: second or two under fsync load. runc thaws the cgroup again on that error, so a retry is
+    #: safe; the fault is recorded as applied only once the node is really frozen.
+    PAUSE_TRIES = 6
+
+    def _pause(self, target: str) -> int:
+        """``docker pause`` with retries on a freezer that could not freeze; the try it took."""
+        for i in range(1, self.PAUSE_TRIES + 1):
+            r = docker.run(["pause", self._c(target)], check=False, timeout=60)
+            if r.ok:
+                return i
+            msg = (r.err.strip() or r.out.strip()).splitlines()
+            last = msg[-1] if msg else f"exit {r.rc}"
+            if "unable to freeze" not in last or i == self.PAUSE_TRIES:
+                raise FaultError(f"'docker pause {self._c(target)}' failed after {i} tries: {last}")
+            time.sleep(0.5 * i)
+        raise AssertionError("unreachable")
 
     def _heal_pause(self, a: Active) -> str:
         if self._state(a.target) == "paused":
