@@ -25,20 +25,30 @@ def _read_line(sock: socket.socket, timeout: float) -> bytes:
     return buf
 
 
-def smtp(host: str, port: int = 25, timeout: float = 3.0) -> str:
+def _expected(proto: str, greet: bytes, expect: str | None) -> None:
+    """``expect``: text the greeting must hold — on a virtual IP, the name of the node that
+    should hold it once the cluster has settled (a VIP can still move after it first answers)."""
+    if expect and expect.encode() not in greet:
+        raise ConnectionError(f"{proto} greeting {greet[:80]!r} lacks {expect!r}")
+
+
+def smtp(host: str, port: int = 25, timeout: float = 3.0, expect: str | None = None) -> str:
     with socket.create_connection((host, port), timeout=timeout) as s:
         greet = _read_line(s, timeout)
         if not greet.startswith(b"220"):
             raise ConnectionError(f"SMTP greeting was {greet[:80]!r}")
+        _expected("SMTP", greet, expect)
         s.sendall(b"QUIT\r\n")
         return greet.decode(errors="replace").strip()
 
 
-def imap(host: str, port: int = 143, timeout: float = 3.0, user: str | None = None, password: str | None = None) -> str:
+def imap(host: str, port: int = 143, timeout: float = 3.0, user: str | None = None, password: str | None = None,
+         expect: str | None = None) -> str:
     with socket.create_connection((host, port), timeout=timeout) as s:
         greet = _read_line(s, timeout)
         if not greet.startswith(b"* OK"):
             raise ConnectionError(f"IMAP greeting was {greet[:80]!r}")
+        _expected("IMAP", greet, expect)
         if user:
             s.sendall(f'a LOGIN "{user}" "{password}"\r\n'.encode())
             while True:

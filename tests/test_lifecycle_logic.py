@@ -166,3 +166,36 @@ def test_users_noticing_maps_tokens_and_client_views_to_users():
     mail, mixed = users_noticing(h.events, msgs, replicas)
     assert mail == {"a@example.test", "b@example.test"}     # c got nothing odd; an unknown token is no user
     assert mixed == {"d@example.test"}
+
+
+def test_a_vip_ready_check_waits_for_the_preferred_node(monkeypatch):
+    """A VIP answered by the wrong node is not ready yet; by the right one it is."""
+    import socket as _socket
+
+    from harness import readiness
+
+    greetings = {"imap": b"* OK [CAPABILITY IMAP4rev1] mirror-b ready.\r\n", "smtp": b"220 mirror-b ESMTP\r\n"}
+
+    class Sock:
+        def __init__(self, greet):
+            self.greet = greet
+        def __enter__(self):
+            return self
+        def __exit__(self, *a):
+            return False
+        def sendall(self, data):
+            pass
+        def settimeout(self, t):
+            pass
+        def recv(self, n):
+            g, self.greet = self.greet, b""
+            return g
+
+    proto = {"p": "imap"}
+    monkeypatch.setattr(_socket, "create_connection", lambda addr, timeout=None: Sock(greetings[proto["p"]]))
+    with pytest.raises(ConnectionError, match="lacks 'mirror-a'"):
+        readiness.check({"proto": "imap", "host": "10.231.0.200", "expect": "mirror-a"})
+    assert "mirror-b" in readiness.check({"proto": "imap", "host": "10.231.0.200", "expect": "mirror-b"})
+    proto["p"] = "smtp"
+    with pytest.raises(ConnectionError, match="SMTP greeting .* lacks 'mirror-a'"):
+        readiness.check({"proto": "smtp", "host": "10.231.0.201", "expect": "mirror-a"})
