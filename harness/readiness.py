@@ -29,7 +29,7 @@ def _expected(proto: str, greet: bytes, expect: str | None) -> None:
     """``expect``: text the greeting must hold — on a virtual IP, the name of the node that
     should hold it once the cluster has settled (a VIP can still move after it first answers)."""
     if expect and expect.encode() not in greet:
-        raise ConnectionError(f"{proto} greeting {greet[:80]!r} lacks {expect!r}")
+        raise ConnectionError(f"{proto} greeting lacks {expect!r}: {greet[:80]!r}")
 
 
 def smtp(host: str, port: int = 25, timeout: float = 3.0, expect: str | None = None) -> str:

@@ -197,5 +197,5 @@ def test_a_vip_ready_check_waits_for_the_preferred_node(monkeypatch):
         readiness.check({"proto": "imap", "host": "10.231.0.200", "expect": "mirror-a"})
     assert "mirror-b" in readiness.check({"proto": "imap", "host": "10.231.0.200", "expect": "mirror-b"})
     proto["p"] = "smtp"
-    with pytest.raises(ConnectionError, match="SMTP greeting .* lacks 'mirror-a'"):
+    with pytest.raises(ConnectionError, match="SMTP greeting lacks 'mirror-a'"):
         readiness.check({"proto": "smtp", "host": "10.231.0.201", "expect": "mirror-a"})
