@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from harness import docker
-from harness.errors import FaultError
+from harness.errors import FaultError, HostError
 from harness.history import NEMESIS, History
 from harness.observers import current_holder
 
@@ -100,12 +100,9 @@ class Nemesis:
     HOLDER_WAIT = 15.0
 
     def _holder(self) -> str | None:
-        end = time.monotonic() + self.HOLDER_WAIT
-        while True:
-            holder = current_holder(self.topo)
-            if holder is not None or time.monotonic() >= end:
-                return holder
-            time.sleep(0.5)
+        found = []
+        _until(lambda: found.append(current_holder(self.topo)) or found[-1] is not None, self.HOLDER_WAIT, 0.5)
+        return found[-1]
 
     def apply(self, fault: str, target: str, **params) -> str:
         if fault not in FAULTS:
@@ -250,16 +247,14 @@ class Nemesis:
 
     def _pause(self, target: str) -> int:
         """``docker pause`` with retries on a freezer that could not freeze; the try it took."""
-        for i in range(1, self.PAUSE_TRIES + 1):
-            r = docker.run(["pause", self._c(target)], check=False, timeout=60)
-            if r.ok:
+        for i in itertools.count(1):
+            try:
+                docker.run(["pause", self._c(target)], timeout=60)
                 return i
-            msg = (r.err.strip() or r.out.strip()).splitlines()
-            last = msg[-1] if msg else f"exit {r.rc}"
-            if "unable to freeze" not in last or i == self.PAUSE_TRIES:
-                raise FaultError(f"'docker pause {self._c(target)}' failed after {i} tries: {last}")
+            except HostError as e:
+                if "unable to freeze" not in str(e) or i == self.PAUSE_TRIES:
+                    raise FaultError(f"{e} (after {i} tries)") from e
             time.sleep(0.5 * i)
-        raise AssertionError("unreachable")
 
     def _heal_pause(self, a: Active) -> str:
         if self._state(a.target) == "paused":
