@@ -35,8 +35,12 @@ def add_parsers(sub) -> None:
     s.add_argument("design", nargs="?", help="the design (default mirror; taken from the run with --replay)")
     s.add_argument("--duration", default="5m", help="how long faults are applied, e.g. 90s, 30m (default 5m)")
     s.add_argument("--seed", type=int, help="the schedule's seed (default random, recorded)")
+    from harness.faults import CATALOGUE, GROUPS
+
+    drawn = ",".join(n for n, f in CATALOGUE.items() if f.scheduled)
     s.add_argument("--faults", action="append", metavar="LIST",
-                   help="comma-separated faults or groups: kill,stop,pause,partition,isolate,daemon,link,nas,ldap")
+                   help=f"comma-separated faults ({drawn}) or groups ({','.join(GROUPS)}); default: every fault "
+                        f"that applies to the design (per tier: x-mailha chaos.faults)")
     s.add_argument("--interval", default="20s", help="mean time between faults (default 20s)")
     s.add_argument("--override", "-o", action="append", metavar="FILE", help="compose override file (repeatable)")
     s.add_argument("--threshold", action="append", metavar="NAME=VALUE", help="override a claim threshold")

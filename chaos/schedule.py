@@ -9,7 +9,12 @@ A schedule says what fault happens where and when in a chaos run. It is generate
      "roles": {"mail": ["mirror-a", "mirror-b"],   # role -> members; groups for the capacity rule
                "vip": ["mirror-a", "mirror-b"],    # who may hold the client VIP (vip-holder selectors)
                "nas": ["nas"], "ldap": ["ldap"]},  # present only where the design has them
-     "daemons": ["dovecot", "postfix"]}      # optional: what daemon-kill may kill (this default)
+     "daemons": ["dovecot", "postfix"],      # optional: what daemon-kill may kill (this default)
+     "tiers": {"back": ["be1", "be2"], ...}, # optional: the design's tiers (a node in at most one)
+     "faults": {"back": ["kill", ...], ...}} # optional: per tier, the faults drawn on its nodes
+
+The faults, their parameters, durations and target kinds are harness.faults.CATALOGUE, the
+one definition the nemesis applies; ``CATALOGUE`` here is the part of it a schedule draws.
 
 The same seed, options and design give the identical schedule, byte for byte in JSON.
 ``schedule.json`` is written into the run directory before the run starts; ``load()`` reads
@@ -18,7 +23,9 @@ it back for ``mailha chaos --replay RUN_DIR``.
 Selectors name a target when only its role is known: ``one-node`` and ``minority`` are
 resolved here from the seeded RNG (the concrete names are in ``FaultSpec.target``);
 ``vip-holder`` and ``not-vip-holder`` are resolved by the nemesis when it applies the fault
-(``target`` is None) and it records the concrete node in the history.
+(``target`` is None) and it records the concrete node in the history. In a design with tiers a
+minority is drawn within one tier (``minority:<tier>``, only for tiers of three or more), never
+across unrelated tiers, and a node fault hits only the tiers whose ``faults`` list it.
 """
 from __future__ import annotations
 
@@ -28,76 +35,31 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import faults as catalogue
+from harness.faults import APPLY_TIME, Param
+from harness.topology import node_kinds, node_tier
+
 FORMAT = 1
 FILENAME = "schedule.json"
 
 
 # --------------------------------------------------------------------------- catalogue
 
-@dataclass(frozen=True)
-class Param:
-    """One parameter of a fault: an integer range or a choice."""
-    name: str
-    lo: int = 0
-    hi: int = 0
-    choices: tuple[str, ...] = ()
-    unit: str = ""
-
-    def draw(self, rng: random.Random, design: dict):
-        if self.name == "daemon":  # the design may narrow the daemons (e.g. a node without Postfix)
-            return rng.choice(design.get("daemons") or self.choices)
-        if self.choices:
-            return rng.choice(self.choices)
-        return rng.randint(self.lo, self.hi)
-
-
-@dataclass(frozen=True)
-class FaultType:
-    """A kind of fault: what it can hit, for how long, with what, and what it occupies.
-
-    ``mode`` is what the fault does to each resource it targets while active; the composition
-    rules (``CLASHES``, ``UNSERVING``) are written in terms of modes.
-    """
-    name: str
-    kinds: tuple[str, ...]           # target kinds: node, nodes (a set), link, nas, ldap
-    mode: str                        # down | degraded | cut | shaped | stalled
-    duration: tuple[float, float]    # seconds
-    params: tuple[Param, ...] = ()
-    summary: str = ""
-
-
-CATALOGUE: dict[str, FaultType] = {f.name: f for f in [
-    FaultType("kill", ("node", "nodes"), "down", (5, 30), summary="SIGKILL the node's container, start it again on heal"),
-    FaultType("stop", ("node", "nodes"), "down", (5, 30), summary="stop the node gracefully, start it on heal"),
-    FaultType("pause", ("node", "nodes"), "down", (3, 20), summary="freeze the node (docker pause), unpause on heal"),
-    FaultType("daemon-kill", ("node",), "degraded", (5, 30),
-              (Param("daemon", choices=("dovecot", "postfix")),),
-              summary="SIGKILL one daemon inside the node, which stays up; restart it on heal"),
-    FaultType("isolate", ("node",), "down", (5, 30), summary="black-hole the node's client (LAN) interface"),
-    FaultType("partition", ("link", "nodes"), "cut", (5, 30),
-              summary="black-hole a link both ways (iptables DROP), or a minority from the rest"),
-    FaultType("link-latency", ("link",), "shaped", (10, 60),
-              (Param("latency", 50, 500, unit="ms"), Param("jitter", 0, 50, unit="ms")),
-              summary="Toxiproxy latency toxic on the link"),
-    FaultType("link-bandwidth", ("link",), "shaped", (10, 60), (Param("rate", 8, 256, unit="KB/s"),),
-              summary="Toxiproxy bandwidth toxic on the link"),
-    FaultType("link-hold", ("link",), "cut", (5, 30),
-              summary="Toxiproxy timeout 0 on the link: data stops, connections hang until healed"),
-    FaultType("nas-stall", ("nas",), "stalled", (5, 20), summary="the NAS stops answering (its clients hang)"),
-    FaultType("ldap-down", ("ldap",), "down", (5, 30), summary="stop the LDAP server"),
-]}
-
+#: the faults a schedule draws, in catalogue order (a view of harness.faults.CATALOGUE)
+CATALOGUE = {name: f for name, f in catalogue.CATALOGUE.items() if f.scheduled}
 #: names users may type for groups of faults (``--faults link,daemon``)
-ALIASES: dict[str, tuple[str, ...]] = {
-    "link": ("link-latency", "link-bandwidth", "link-hold"),
-    "daemon": ("daemon-kill",),
-    "node": ("kill", "stop", "pause"),
-    "nas": ("nas-stall",),
-    "ldap": ("ldap-down",),
-}
+ALIASES = catalogue.GROUPS
+expand_faults = catalogue.expand
 
-#: apply-time selectors: the nemesis picks the node when it applies the fault
-APPLY_TIME = ("vip-holder", "not-vip-holder")
+
+def draw(p: Param, rng: random.Random, design: dict):
+    """A value of ``p`` for a schedule: one of its choices or an integer of its range."""
+    if p.name == "daemon":  # the design may narrow the daemons (e.g. a node without Postfix)
+        return rng.choice(design.get("daemons") or p.choices)
+    if p.choices:
+        return rng.choice(p.choices)
+    return rng.randint(p.lo, p.hi)
+
 
 # Composition rules, as data.
 #: pairs of modes that may not hold the same resource at once. On a node: the nemesis must be
@@ -105,34 +67,19 @@ APPLY_TIME = ("vip-holder", "not-vip-holder")
 #: second "down" fault on a down node cannot be applied. On a link: partition and link-hold
 #: both cut it, and healing one would not restore the link.
 CLASHES: dict[str, frozenset[frozenset[str]]] = {
-    "node": frozenset(frozenset(p) for p in [("down", "down"), ("down", "degraded"), ("down", "cut"), ("cut", "cut")]),
+    "node": frozenset(frozenset(p) for p in [("down", "down"), ("down", "degraded"), ("down", "cut"), ("cut", "cut"),
+                                             ("stalled", "down"), ("stalled", "stalled"), ("stalled", "degraded"),
+                                             ("stalled", "cut")]),
     "link": frozenset(frozenset(p) for p in [("cut", "cut")]),
 }
 #: node modes that leave a node unable to serve; at most ``capacity(group)`` of a group at once
-UNSERVING = frozenset({"down", "degraded"})
+UNSERVING = frozenset({"down", "degraded", "stalled"})
 
 
 def capacity(n: int) -> int:
     """How many of a group of ``n`` nodes may be unable to serve at once: a strict minority,
     but at least one (a 2-node mirror may lose one node, never both)."""
     return max(1, (n - 1) // 2)
-
-
-def expand_faults(names) -> tuple[str, ...]:
-    """Fault names (a list or a comma-separated string, aliases allowed) in catalogue order."""
-    if isinstance(names, str):
-        names = [n for n in names.replace(" ", ",").split(",") if n]
-    want: set[str] = set()
-    for n in names:
-        n = n.strip().lower()
-        if n in CATALOGUE:
-            want.add(n)
-        elif n in ALIASES:
-            want.update(ALIASES[n])
-        else:
-            raise ValueError(f"unknown fault {n!r}; the faults are: {', '.join(CATALOGUE)} "
-                             f"(or the groups {', '.join(ALIASES)}).")
-    return tuple(f for f in CATALOGUE if f in want)
 
 
 # --------------------------------------------------------------------------- designs and selectors
@@ -151,11 +98,13 @@ def check_design(design: dict) -> dict:
             raise ValueError(f"the design's {what} lists a name twice: {list(v)!r}.")
         return list(v)
 
+    def groups(v, what):
+        if not isinstance(v, dict):
+            raise ValueError(f"the design's {what} must map a name to a list, not {v!r}.")
+        return {str(k): names(x, f"{what[:-1]} {k!r}") for k, x in sorted(v.items())}
+
     out = {"nodes": names(design.get("nodes"), "nodes"), "links": names(design.get("links"), "links")}
-    roles = design.get("roles") or {}
-    if not isinstance(roles, dict):
-        raise ValueError("the design's roles must map a role name to a list of members.")
-    out["roles"] = {str(k): names(v, f"role {k!r}") for k, v in sorted(roles.items())}
+    out["roles"] = groups(design.get("roles") or {}, "roles")
     for r in ("vip",):
         stray = [n for n in out["roles"].get(r, []) if n not in out["nodes"]]
         if stray:
@@ -164,9 +113,58 @@ def check_design(design: dict) -> dict:
         out["name"] = str(design["name"])
     if design.get("daemons") is not None:
         out["daemons"] = names(design["daemons"], "daemons")
-    unknown = set(design) - {"name", "nodes", "links", "roles", "daemons"}
+    if design.get("tiers") is not None:
+        out["tiers"] = groups(design["tiers"], "tiers")
+        seen: dict[str, str] = {}
+        for t, members in out["tiers"].items():
+            for n in members:
+                if n not in out["nodes"]:
+                    raise ValueError(f"tier {t!r} names {n!r}, which is not one of the design's nodes.")
+                if n in seen:
+                    raise ValueError(f"node {n!r} is in two tiers, {seen[n]!r} and {t!r}.")
+                seen[n] = t
+    if design.get("faults") is not None:
+        out["faults"] = groups(design["faults"], "faults")
+        for t, fs in out["faults"].items():
+            if t not in out.get("tiers", {}):
+                raise ValueError(f"the design's faults name tier {t!r}, which is not one of its tiers.")
+            bad = [f for f in fs if f not in CATALOGUE or not CATALOGUE[f].on_nodes]
+            if bad:
+                raise ValueError(f"tier {t!r} lists {bad[0]!r}, which is not a fault on nodes of the catalogue.")
+    unknown = set(design) - {"name", "nodes", "links", "roles", "daemons", "tiers", "faults"}
     if unknown:
-        raise ValueError(f"the design has unknown keys {sorted(unknown)}; it may have name, nodes, links, roles, daemons.")
+        raise ValueError(f"the design has unknown keys {sorted(unknown)}; it may have name, nodes, links, roles, "
+                         f"daemons, tiers, faults.")
+    return out
+
+
+def tier_faults(meta: dict, tiers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Per tier, the faults a chaos run draws on its nodes: ``x-mailha.chaos.faults.<tier>``
+    (names or groups), else every node fault of the catalogue whose target kinds every node of
+    the tier is (harness.topology.node_kinds: ``daemon-kill`` only where the design's daemons
+    run, ``ldap-down`` on a directory, ``nas-stall`` on a NAS)."""
+    nodes = meta.get("nodes") or {}
+    declared = ((meta.get("chaos") or {}).get("faults") or {})
+    if not isinstance(declared, dict):
+        raise ValueError("x-mailha chaos.faults must map a tier to a list of faults.")
+    stray = sorted(set(declared) - set(tiers))
+    if stray:
+        raise ValueError(f"x-mailha chaos.faults names tier {stray[0]!r}; the tiers are: {', '.join(tiers) or 'none'}.")
+    out = {}
+    for t, members in tiers.items():
+        kinds = set.intersection(*(set(node_kinds(nodes[n] or {}, meta)) for n in members))
+        fits = [f for f, ft in CATALOGUE.items() if ft.on_nodes and set(ft.targets) & kinds]
+        if t in declared:
+            want = list(expand_faults(declared[t] or []))
+            wrong = [f for f in want if f not in fits]
+            if wrong:
+                ft = CATALOGUE[wrong[0]]
+                raise ValueError(f"x-mailha chaos.faults lists {wrong[0]!r} for tier {t!r}, but {wrong[0]} hits "
+                                 f"{' or '.join(ft.targets)} targets and the servers of {t} are "
+                                 f"{'/'.join(sorted(kinds))} targets.")
+            out[t] = want
+        else:
+            out[t] = fits
     return out
 
 
@@ -177,12 +175,15 @@ def design_from_meta(meta: dict, name: str | None = None) -> dict:
     ``nodes``, such as the LAN, is what ``isolate`` cuts, not a link target); roles: ``data``
     (nodes with ``data: true``), ``vip`` (nodes with ``vip: true``, else every node when the
     block lists ``vips``), any node's ``role``, and ``nas``/``ldap`` from blocks of those names
-    with a ``service``; daemons: the keys of ``daemons``.
+    with a ``service``, else the nodes of tier ``nas``/``directory``; daemons: the keys of
+    ``daemons``; tiers: each node's ``tier`` (or ``role``), only when some node has one, with
+    ``faults`` per tier (``tier_faults``).
     """
     nodes = meta.get("nodes") or {}
     if isinstance(nodes, list):
         nodes = {n: {} for n in nodes}
     roles: dict[str, list[str]] = {}
+    tiers: dict[str, list[str]] = {}
     for n, info in nodes.items():
         info = info or {}
         if info.get("data"):
@@ -191,11 +192,15 @@ def design_from_meta(meta: dict, name: str | None = None) -> dict:
             roles.setdefault("vip", []).append(n)
         if info.get("role"):
             roles.setdefault(str(info["role"]), []).append(n)
+        if node_tier(info):
+            tiers.setdefault(node_tier(info), []).append(n)
     if "vip" not in roles and meta.get("vips") and nodes:
         roles["vip"] = list(nodes)
-    for r in ("nas", "ldap"):
+    for r, tier in (("nas", "nas"), ("ldap", "directory")):
         if isinstance(meta.get(r), dict) and meta[r].get("service"):
             roles[r] = [meta[r]["service"]]
+        elif tiers.get(tier):
+            roles[r] = list(tiers[tier])
     design = {"nodes": list(nodes),
               "links": [l for l, info in (meta.get("links") or {}).items() if (info or {}).get("nodes")],
               "roles": roles}
@@ -203,41 +208,87 @@ def design_from_meta(meta: dict, name: str | None = None) -> dict:
         design["name"] = name or meta["design"]
     if meta.get("daemons"):
         design["daemons"] = list(meta["daemons"])
+    if tiers:
+        design["tiers"] = tiers
+        design["faults"] = tier_faults(meta, tiers)
+    elif (meta.get("chaos") or {}).get("faults"):
+        raise ValueError("x-mailha chaos.faults is per tier, and no node of this design has a tier.")
     return check_design(design)
+
+
+def tier_of(node: str, design: dict) -> str | None:
+    for t, members in (design.get("tiers") or {}).items():
+        if node in members:
+            return t
+    return None
+
+
+def allowed(fault: str, node: str, design: dict) -> bool:
+    """May a schedule draw ``fault`` on ``node``? Yes unless the design lists the faults of the
+    node's tier and ``fault`` is not one of them."""
+    t = tier_of(node, design)
+    fmap = design.get("faults")
+    if fmap is None or t is None or t not in fmap:
+        return True
+    return fault in fmap[t]
+
+
+def eligible(fault: str, design: dict) -> list[str]:
+    """The nodes a node fault may hit, in the design's order."""
+    return [n for n in design["nodes"] if allowed(fault, n, design)]
+
+
+def _minority_groups(fault: str, design: dict) -> dict[str, list[str]]:
+    """selector -> members: ``minority`` over the nodes without a tier (every node of a design
+    without tiers), ``minority:<tier>`` per tier; only groups of three or more eligible nodes
+    (of two, a minority is one node: ``one-node``)."""
+    tiers = design.get("tiers") or {}
+    tiered = {n for members in tiers.values() for n in members}
+    out = {}
+    loose = [n for n in eligible(fault, design) if n not in tiered]
+    if len(loose) >= 3:
+        out["minority"] = loose
+    for t in sorted(tiers):
+        members = [n for n in tiers[t] if allowed(fault, n, design)]
+        if len(members) >= 3:
+            out[f"minority:{t}"] = members
+    return out
 
 
 def selectors(fault: str, design: dict) -> list[str]:
     """The selectors ``fault`` may use on ``design`` (empty: it does not apply)."""
-    ft, nodes, roles = CATALOGUE[fault], design["nodes"], design["roles"]
+    ft, roles = CATALOGUE[fault], design["roles"]
     out: list[str] = []
-    if "node" in ft.kinds and nodes:
-        out.append("one-node")
-        vip = roles.get("vip") or []
-        if vip:
-            out.append("vip-holder")
-        if len(vip) >= 2:
-            out.append("not-vip-holder")
-    if "nodes" in ft.kinds and len(nodes) >= 3:  # on two nodes a "minority" is just one-node
-        out.append("minority")
-    if "link" in ft.kinds:
+    if {"node", "daemon"} & set(ft.targets):
+        nodes = eligible(fault, design)
+        if nodes:
+            out.append("one-node")
+            vip = roles.get("vip") or []
+            if vip and all(n in nodes for n in vip):
+                out.append("vip-holder")
+                if len(vip) >= 2:
+                    out.append("not-vip-holder")
+        if ft.sets:
+            out += list(_minority_groups(fault, design))
+    if "link" in ft.targets:
         out += [f"link:{l}" for l in design["links"]]
-    if "nas" in ft.kinds and roles.get("nas"):
-        out.append("nas")
-    if "ldap" in ft.kinds and roles.get("ldap"):
-        out.append("ldap")
+    for kind, sel in (("nas", "nas"), ("directory", "ldap")):
+        members = roles.get(sel) or []
+        if kind in ft.targets and members and all(allowed(fault, m, design) for m in members):
+            out.append(sel)
     return out
 
 
-_MISSING = {"node": "no nodes", "nodes": "no nodes", "link": "no links", "nas": "no NAS (roles.nas)",
-            "ldap": "no LDAP server (roles.ldap)"}
+_MISSING = {"node": "no nodes", "daemon": "no nodes", "link": "no links", "nas": "no NAS (roles.nas)",
+            "directory": "no LDAP server (roles.ldap)"}
 
 
-def _resolve(selector: str, design: dict, rng: random.Random) -> tuple[str, ...] | None:
-    nodes = design["nodes"]
+def _resolve(selector: str, fault: str, design: dict, rng: random.Random) -> tuple[str, ...] | None:
     if selector == "one-node":
-        return (rng.choice(nodes),)
-    if selector == "minority":
-        return tuple(sorted(rng.sample(nodes, capacity(len(nodes)))))
+        return (rng.choice(eligible(fault, design)),)
+    if selector.startswith("minority"):
+        members = _minority_groups(fault, design)[selector]
+        return tuple(sorted(rng.sample(members, capacity(len(members)))))
     if selector in APPLY_TIME:
         return None
     if selector.startswith("link:"):
@@ -269,11 +320,14 @@ class FaultSpec:
     def overlaps(self, other: "FaultSpec") -> bool:
         return self.at < other.end and other.at < self.end
 
-    def resource(self) -> str:
-        """The kind of resource the fault holds: node or link (nas, ldap otherwise)."""
+    def resource(self, design: dict | None = None) -> str:
+        """The kind of resource the fault holds: node or link (nas, ldap otherwise — unless the
+        NAS or directory is one of the design's nodes, when it is a node like the others)."""
         if self.selector.startswith("link:"):
             return "link"
         if self.selector in ("nas", "ldap"):
+            if design is not None and self.target and set(self.target) <= set(design["nodes"]):
+                return "node"
             return self.selector
         return "node"
 
@@ -299,10 +353,11 @@ class FaultSpec:
 def _groups(design: dict) -> dict[str, frozenset[str]]:
     nodes = set(design["nodes"])
     g = {"all nodes": frozenset(nodes)}
-    for role, members in design["roles"].items():
-        m = frozenset(members) & nodes
-        if m:
-            g[f"role {role}"] = m
+    for kind, groups in (("role", design["roles"]), ("tier", design.get("tiers") or {})):
+        for name, members in groups.items():
+            m = frozenset(members) & nodes
+            if m:
+                g[f"{kind} {name}"] = m
     return g
 
 
@@ -315,7 +370,7 @@ def over_capacity(specs, design: dict) -> str | None:
         concrete: set[str] = set()
         unknown = 0
         for s in specs:
-            if CATALOGUE[s.fault].mode not in UNSERVING or s.resource() != "node":
+            if CATALOGUE[s.fault].mode not in UNSERVING or s.resource(design) != "node":
                 continue
             if s.target is not None:
                 concrete |= set(s.target) & members
@@ -336,14 +391,15 @@ def conflicts(a: FaultSpec, b: FaultSpec, design: dict) -> str | None:
     """
     if not a.overlaps(b):
         return None
-    shared = a.pool(design) & b.pool(design) if a.resource() == b.resource() else frozenset()
+    ra, rb = a.resource(design), b.resource(design)
+    shared = a.pool(design) & b.pool(design) if ra == rb else frozenset()
     if shared:
         where = ", ".join(sorted(shared))
         if a.fault == b.fault:
             return f"two {a.fault} faults on the same target ({where}) at once"
         ma, mb = CATALOGUE[a.fault].mode, CATALOGUE[b.fault].mode
-        if frozenset((ma, mb)) in CLASHES.get(a.resource(), frozenset()):
-            return f"{a.fault} and {b.fault} on the same {a.resource()} ({where}) at once"
+        if frozenset((ma, mb)) in CLASHES.get(ra, frozenset()):
+            return f"{a.fault} and {b.fault} on the same {ra} ({where}) at once"
     return over_capacity([a, b], design)
 
 
@@ -420,7 +476,7 @@ class Schedule:
         for f in self.faults:
             if f.target is None:
                 tgt = f"{f.selector} (at apply)"
-            elif f.selector in ("one-node", "minority"):
+            elif f.selector == "one-node" or f.selector.startswith("minority"):
                 tgt = f"{','.join(f.target)} ({f.selector})"
             else:
                 tgt = ",".join(f.target)
@@ -494,9 +550,10 @@ def generate(seed: int, duration_s: float, interval_s: float, faults=None, desig
             raise ValueError("no faults given; name at least one of: " + ", ".join(CATALOGUE) + ".")
         for n in names:
             if not selectors(n, design):
-                kinds = " or ".join(_MISSING[k] for k in CATALOGUE[n].kinds)
+                kinds = " or ".join(dict.fromkeys(_MISSING[k] for k in CATALOGUE[n].targets if k in _MISSING))
                 which = f"design {design['name']}" if "name" in design else "this design"
-                raise ValueError(f"fault {n!r} does not apply to {which}: it has {kinds}.")
+                where = " that its chaos faults allow it on" if design.get("faults") else ""
+                raise ValueError(f"fault {n!r} does not apply to {which}: it has {kinds}{where}.")
 
     heal_by = duration_s - recovery_s
     shortest = min(CATALOGUE[n].duration[0] for n in names)
@@ -513,8 +570,8 @@ def generate(seed: int, duration_s: float, interval_s: float, faults=None, desig
             name = rng.choice(names)
             ft = CATALOGUE[name]
             sel = rng.choice(selectors(name, design))
-            target = _resolve(sel, design, rng)
-            params = {p.name: p.draw(rng, design) for p in ft.params}
+            target = _resolve(sel, name, design, rng)
+            params = {p.name: draw(p, rng, design) for p in ft.params if p.drawn}
             lo, hi = ft.duration
             hi = min(hi, heal_by - at)
             if hi < lo:

@@ -47,7 +47,8 @@ def cmd_report(a) -> int:
         out, summary = report.render_dir(a.run_dir)
     c = summary["counts"]
     print(f"{out / 'index.html'}")
-    print(f"claims: {c['agree']} agree, {c['exceeds']} exceed, {c['disagree']} disagree, {c['unknown']} unknown, "
+    print(f"claims: {c['agree']} agree, {c['exceeds']} exceed, {c.get('confirmed', 0)} confirm a limitation, "
+          f"{c.get('review', 0)} to review, {c['disagree']} disagree, {c['unknown']} unknown, "
           f"{c['not certified']} not certified (designs in the run: {', '.join(summary['designs_in_run']) or 'none'})")
     print(f"exit {summary['exit_code']}: {summary['exit_meaning']}", file=sys.stderr)
     return int(summary["exit_code"])

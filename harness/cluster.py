@@ -22,9 +22,10 @@ import yaml
 
 from . import designs, docker, images, readiness
 from .docker import LABEL_DESIGN, LABEL_DIR, LABEL_OWNER, LABEL_RUN
-from .errors import HostError, UserError
+from .errors import ContainerGone, HostError, UserError
 from .progress import Progress
 from .store import new_run_id
+from .wait import describe
 
 
 # -- owners -------------------------------------------------------------------------------
@@ -251,19 +252,19 @@ class Cluster:
         for spec in checks:
             svc = spec.get("service")
             container = self.container(svc) if svc else None
-            what = f"{svc or spec.get('host')} {spec['proto']}"
+            what = readiness.describe(spec)
             t = time.monotonic()
 
-            def on_wait(err, what=what, t=t, container=container):
-                if container and self._exited(container):
-                    raise HostError(f"container {container} exited during start-up: {self.log_tail(container)}")
-                self.progress.status(f"waiting for {what} ({time.monotonic() - t:.1f} s): {str(err)[:80]}")
+            def on_wait(err, what=what, t=t):
+                self.progress.status(f"waiting for {what} ({time.monotonic() - t:.1f} s): {describe(err)[:80]}")
             try:
                 answer = readiness.wait(spec, container, deadline, on_wait)
+            except ContainerGone as e:
+                raise HostError(f"container {container} {e.state} during start-up: {self.log_tail(container)}") from None
             except TimeoutError as e:
                 tail = self.log_tail(container) if container else ""
-                raise HostError(f"{what} did not answer before the bring-up deadline (last error: {e}); "
-                                f"log tail: {tail}") from None
+                raise HostError(f"{what} did not answer before the bring-up deadline (last error: "
+                                f"{describe(getattr(e, 'last', e))}); log tail: {tail}") from None
             self.progress.status(f"{what}: {answer}")
 
     def recreate(self, service: str, timeout: float = 120) -> None:
@@ -288,10 +289,6 @@ class Cluster:
             for spec in checks:
                 readiness.wait(spec, self.container(spec["service"]) if spec.get("service") else None, deadline)
         return time.monotonic() - t0
-
-    def _exited(self, container: str) -> bool:
-        r = docker.run(["inspect", "-f", "{{.State.Status}}", container], check=False)
-        return r.ok and r.out.strip() in ("exited", "dead")
 
     def log_tail(self, container: str, n: int = 5) -> str:
         r = docker.run(["logs", "--tail", str(n), container], check=False)

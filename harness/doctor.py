@@ -119,7 +119,7 @@ def gather(try_pull: bool = True) -> Facts:
                 if feats["fuse"] else {"use": None, "why": "neither an NFS client nor FUSE: the shared-storage designs cannot run"}),
         "link_faults": ({"use": "netem", "why": "the kernel has netem"} if feats["netem"] else
                         {"use": "toxiproxy", "why": "no netem in this kernel: latency, bandwidth and stalls through Toxiproxy"}),
-        "partitions": {"use": "iptables", "why": "black holes with iptables DROP inside the nodes (needs NET_ADMIN)"},
+        "partitions": {"use": "iptables", "why": "black holes with iptables DROP in each node's network namespace, run from the host (nsenter)"},
         "pause": ({"use": "docker pause", "why": "cgroup freezer present"} if feats["freezer"] else
                   {"use": None, "why": "no cgroup freezer: pause faults are unavailable"}),
     }

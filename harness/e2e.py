@@ -8,7 +8,9 @@ from .clients.imap import ImapClient
 from .clients.pop3 import Pop3Client
 from .clients.smtp import SmtpClient
 from .clients.webmail import WebmailClient
+from .errors import WaitTimeout
 from .history import History
+from .wait import Not, describe, until
 
 PROTO_CLAIM = {"smtp": "smtp", "imap": "imap", "pop3": "pop", "http": "webmail"}
 
@@ -28,30 +30,34 @@ def roundtrip(topo, history: History, token: str, *, user: str | None = None, ti
     if r != "ok":
         return out
 
-    def until(fn, check):
+    def visible(fn, check, proto):
+        """(seen, seconds, error): ``fn()`` (None when the operation failed) until ``check`` holds."""
         t = time.monotonic()
-        res = None
-        while time.monotonic() - t < timeout:
+
+        def seen():
             res = fn()
-            if res is not None and check(res):
-                return True, round(time.monotonic() - t, 3), None
-            time.sleep(0.3)
-        return False, round(time.monotonic() - t, 3), "not visible" if res is not None else "operation failed"
+            return True if res is not None and check(res) else Not("not visible" if res is not None else "operation failed")
+        try:
+            until(seen, timeout=timeout, interval=0.3, what=f"{token} to be visible over {proto}", errors=())
+        except WaitTimeout as e:
+            return False, round(time.monotonic() - t, 3), describe(e.last)
+        return True, round(time.monotonic() - t, 3), None
 
     if topo.has_endpoint("imap"):
         h, p = topo.endpoint("imap")
         c = ImapClient(history, "e2e-imap", nodes, 10)
-        ok, secs, err = until(lambda: c.read(h, p, user, pw), lambda r: any(m["token"] == token for m in r["messages"]))
+        ok, secs, err = visible(lambda: c.read(h, p, user, pw), lambda r: any(m["token"] == token for m in r["messages"]),
+                               "imap")
         out["imap"] = {"ok": ok, "seconds": secs, "error": err, "node": _last_node(history, "e2e-imap")}
     if topo.has_endpoint("pop3"):
         h, p = topo.endpoint("pop3")
         c = Pop3Client(history, "e2e-pop3", nodes, 10)
-        ok, secs, err = until(lambda: c.read(h, p, user, pw), lambda toks: token in toks)
+        ok, secs, err = visible(lambda: c.read(h, p, user, pw), lambda toks: token in toks, "pop3")
         out["pop3"] = {"ok": ok, "seconds": secs, "error": err, "node": _last_node(history, "e2e-pop3")}
     if topo.has_endpoint("http"):
         h, p = topo.endpoint("http")
         c = WebmailClient(history, "e2e-http", nodes, 10)
-        ok, secs, err = until(lambda: c.list(f"http://{h}:{p}", user, pw), lambda r: token in r["tokens"])
+        ok, secs, err = visible(lambda: c.list(f"http://{h}:{p}", user, pw), lambda r: token in r["tokens"], "http")
         out["http"] = {"ok": ok, "seconds": secs, "error": err, "node": _last_node(history, "e2e-http")}
     return out
 

@@ -34,3 +34,16 @@ class FaultError(MailhaError):
     """A fault could not be applied or healed: the test must fail, never pass silently."""
 
     exit_code = EXIT_HARNESS
+
+
+class WaitTimeout(HostError, TimeoutError):
+    """What a wait expected did not happen before its deadline (``harness.wait.until``).
+
+    Also a ``TimeoutError``, so code that catches the builtin keeps working. The message says in
+    one sentence what was awaited, for how long, and the last error or answer seen.
+    """
+
+
+class ContainerGone(WaitTimeout):
+    """A wait gave up early: the container it depended on is no longer running (exited, dead or
+    removed), so waiting longer could not help."""

@@ -14,7 +14,9 @@ from . import docker
 from .clients import imap as imap_mod
 from .clients.imap import Imap
 from .clients.smtp import SmtpClient
+from .errors import WaitTimeout
 from .history import History
+from .wait import Not, describe, until
 
 
 class VipObserver:
@@ -37,6 +39,7 @@ class VipObserver:
         self._lock = threading.Lock()
         self._write = threading.Lock()
         self._last_t = 0.0
+        self._blind: set[str] = set()  # sources ("states", a node) whose last read failed
         # wall clock -> history time (containers share the host's clock)
         self._offset = time.time() - time.monotonic()
 
@@ -44,13 +47,30 @@ class VipObserver:
         return wall - self._offset - self.h.t0
 
     def _pid(self, node: str) -> int:
-        try:
-            r = docker.run(["inspect", "-f", "{{.State.Pid}}", self.topo.container(node)], check=False, timeout=5)
-            return int(r.out.strip()) if r.ok else 0
-        except Exception:  # a wiped node has no container until it is recreated
+        """The node's pid, 0 when it has no container (a wiped node until it is recreated); an
+        inspect that fails otherwise or times out raises (a failed observation, not "no holder")."""
+        r = docker.run(["inspect", "-f", "{{.State.Pid}}", self.topo.container(node)], check=False, timeout=5)
+        if r.ok:
+            return int(r.out.strip() or 0)
+        if "no such" in (r.err + r.out).lower():
             return 0
+        raise RuntimeError(f"docker inspect {node}: {(r.err.strip().splitlines() or [f'exit {r.rc}'])[-1][:150]}")
 
     def _monitor(self, node: str):
+        """One node's addresses, for as long as the observer runs: an error (e.g. ``nsenter`` or
+        ``ip`` not answering) is recorded as a failed observation and the watch starts again."""
+        while not self._stop.is_set():
+            began = time.time()
+            try:
+                self._watch(node)
+            except Exception as e:
+                self._failed(node, began, f"vip-{node}: {type(e).__name__}: {e}")
+                p = self._procs.pop(node, (0, None))[1]
+                if p is not None and p.poll() is None:
+                    p.terminate()
+                self._stop.wait(0.2)
+
+    def _watch(self, node: str):
         import datetime as dt
         import subprocess
 
@@ -69,10 +89,12 @@ class VipObserver:
             self._procs[node] = (pid, p)
             snap = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "-o", "-4", "addr", "show"],
                                   capture_output=True, text=True, timeout=10)
+            if snap.returncode != 0:
+                raise RuntimeError(f"ip addr show in {node}'s namespace: {(snap.stderr or '').strip()[:150]}")
             with self._lock:
                 self.addrs[node] = {ln.split()[3].split("/")[0] for ln in snap.stdout.splitlines()
                                     if len(ln.split()) > 3} & vips
-            self._record(time.time())
+            self._record(time.time(), force=self._recovered(node))
             for line in p.stdout:
                 if not line.startswith("["):
                     continue
@@ -101,35 +123,70 @@ class VipObserver:
             self._stop.wait(0.1)
 
     def _states(self):
+        """Every node's container state, every ``state_interval``: a ``docker inspect`` that fails or
+        times out is recorded as a failed observation and the loop goes on (the next good one is
+        written even if nothing changed, so the checker sees where the blind stretch ends)."""
         names = {self.topo.container(n): n for n in self.topo.node_names}
         while not self._stop.is_set():
-            r = docker.run(["inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.Pid}}", *names], check=False, timeout=5)
-            changed = False
-            pids = {}
-            for ln in r.out.splitlines():
-                cname, _, rest = ln.strip().lstrip("/").partition(" ")
-                st, _, pid = rest.partition(" ")
-                node = names.get(cname)
-                if node:
-                    pids[node] = int(pid or 0)
-                if node and self.status.get(node) != st:
-                    with self._lock:
-                        self.status[node] = st
-                    changed = True
-            for cname, node in names.items():  # a removed container (wipe) is not in the output
-                if cname not in r.out and self.status.get(node) != "removed":
-                    with self._lock:
-                        self.status[node] = "removed"
-                    changed = True
-            for node, (mpid, proc) in list(self._procs.items()):
-                if pids.get(node, 0) != mpid and proc.poll() is None:
-                    proc.terminate()  # the node died or was restarted: re-attach to its new namespace
-            if changed:
-                self._record(time.time())
+            began = time.time()
+            try:
+                self._inspect(names)
+            except Exception as e:
+                self._failed("states", began, f"vip-states: {type(e).__name__}: {e}")
             self._stop.wait(self.state_interval)
+
+    def _inspect(self, names: dict[str, str]):
+        r = docker.run(["inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.Pid}}", *names], check=False, timeout=5)
+        if not r.ok and not r.out.strip():
+            raise RuntimeError((r.err.strip().splitlines() or [f"exit {r.rc}"])[-1][:200])
+        changed = False
+        pids = {}
+        for ln in r.out.splitlines():
+            cname, _, rest = ln.strip().lstrip("/").partition(" ")
+            st, _, pid = rest.partition(" ")
+            node = names.get(cname)
+            if node:
+                pids[node] = int(pid or 0)
+            if node and self.status.get(node) != st:
+                with self._lock:
+                    self.status[node] = st
+                changed = True
+        for cname, node in names.items():  # a removed container (wipe) is not in the output
+            if cname not in r.out and self.status.get(node) != "removed":
+                with self._lock:
+                    self.status[node] = "removed"
+                changed = True
+        for node, (mpid, proc) in list(self._procs.items()):
+            if pids.get(node, 0) != mpid and proc.poll() is None:
+                proc.terminate()  # the node died or was restarted: re-attach to its new namespace
+        force = self._recovered("states")
+        if changed or force:
+            self._record(time.time(), force=force)
+
+    def _failed(self, source: str, began: float, error: str):
+        """A failed ``vip-holders`` observation of every VIP, from when the failing read began. The
+        observer is blind (it writes no observation) until every failed source has read again;
+        then the current state is written even if nothing changed, ending the blind stretch."""
+        with self._write:
+            t = max(min(self._t(began), self.h.now()), self._last_t)
+            self._last_t = t
+            with self._lock:
+                self._blind.add(source)
+            for vip in self.topo.vips:
+                self.h.invoke("observer-vip", "vip-holders", {"vip": vip}, t=t)
+                self.h.fail("observer-vip", "vip-holders", {"vip": vip}, error=error[:200])
+
+    def _recovered(self, source: str) -> bool:
+        """``source`` read successfully: True when that ended the observer's blindness."""
+        with self._lock:
+            was = bool(self._blind)
+            self._blind.discard(source)
+            return was and not self._blind
 
     def _record(self, wall: float, force: bool = False):
         with self._lock:
+            if self._blind and not force:
+                return  # blind: what we hold may be stale; the recovering source writes the state
             by_vip = {}
             for v in self.topo.vips:
                 have = [n for n in self.topo.node_names if v in self.addrs[n]]
@@ -174,7 +231,8 @@ class VipObserver:
                 pass
         for t in self._threads:
             t.join(timeout=10)
-        self._record(time.time(), force=True)
+        if not self._blind:  # a blind observer's last state is not known: the blind stretch runs to the end
+            self._record(time.time(), force=True)
 
 
 def current_holder(topo, vip: str | None = None) -> str | None:
@@ -244,36 +302,50 @@ def differences(reads: dict[str, dict]) -> list[str]:
 
 
 def wait_converged(topo, history: History, after: str, deadline_s: float, users=None,
-                   poll: float = 0.3, progress=None) -> dict:
-    """Poll the data nodes until they read identical; record a ``converge`` op. Nothing to wait
-    for (no op recorded) when no user is held by two data nodes (one store per user)."""
+                   poll: float = 0.3, progress=None, started_at: float | None = None) -> dict:
+    """Poll the data nodes until they read identical; record a ``converge`` op
+    ``{after, seconds, identical, replicated: True, started_at}``.
+
+    ``started_at`` (history time, e.g. when the heal or restart was invoked): ``seconds`` is
+    counted from it — the resync the claim describes starts at the restart, not when the node
+    is ready; without it, from this call. The polling deadline counts from this call.
+
+    When no user is held by two data nodes (one store per user) there is nothing to compare:
+    an ``ok`` op ``{after, replicated: False}`` is recorded (the convergence checker counts it
+    as no evidence) and ``{"seconds": None, "identical": None, "replicated": False}`` returned."""
+    proc = "observer-converge"
     held = [set(topo.users_of(n.name)) for n in topo.data_nodes()]
     if not any(a & b for i, a in enumerate(held) for b in held[i + 1:]):
-        return {"seconds": 0.0, "identical": True, "replicated": False}
-    proc = "observer-converge"
-    t0 = time.monotonic()
+        history.invoke(proc, "converge", {"after": after})
+        history.ok(proc, "converge", {"after": after, "replicated": False, "identical": None, "seconds": None})
+        return {"seconds": None, "identical": None, "replicated": False}
     history.invoke(proc, "converge", {"after": after})
-    last = ["not read yet"]
-    while True:
-        try:
-            with ThreadPoolExecutor(max_workers=4) as ex:
-                futs = {n.name: ex.submit(read_replica, topo, n.name, users) for n in topo.data_nodes()}
-                reads = {k: f.result() for k, f in futs.items()}
-            last = differences(reads)
-            if not last:
-                secs = time.monotonic() - t0
-                history.ok(proc, "converge", {"after": after, "seconds": round(secs, 3), "identical": True})
-                return {"seconds": secs, "identical": True}
-        except Exception as e:  # a node still coming up: keep polling until the deadline
-            last = [f"read failed: {type(e).__name__}: {e}"[:200]]
-        elapsed = time.monotonic() - t0
-        if elapsed > deadline_s:
-            history.fail(proc, "converge", {"after": after, "seconds": round(elapsed, 3), "identical": False,
-                                            "differences": last[:20]}, error=f"not identical after {deadline_s:.0f} s")
-            return {"seconds": elapsed, "identical": False, "differences": last}
+    origin = history.now() if started_at is None else float(started_at)
+    since = {"started_at": round(origin, 6), "replicated": True}
+    t0 = time.monotonic()
+
+    def identical():
+        with ThreadPoolExecutor(max_workers=4) as ex:
+            futs = {n.name: ex.submit(read_replica, topo, n.name, users) for n in topo.data_nodes()}
+            reads = {k: f.result() for k, f in futs.items()}
+        diff = differences(reads)
+        return True if not diff else Not("; ".join(diff[:20]))
+
+    def status(last):
         if progress:
-            progress.status(f"waiting for replicas to converge ({elapsed:.1f} s): {last[0][:80]}")
-        time.sleep(poll)
+            progress.status(f"waiting for replicas to converge ({time.monotonic() - t0:.1f} s): {describe(last)[:80]}")
+    try:  # a read that fails (a node still coming up) means "not yet", until the deadline
+        until(identical, timeout=deadline_s, interval=poll, what="the replicas to read identical", on_retry=status)
+    except WaitTimeout as e:
+        secs = history.now() - origin
+        last = e.last.reason.split("; ") if isinstance(e.last, Not) else [describe(e.last)]
+        history.fail(proc, "converge", {"after": after, "seconds": round(secs, 3), "identical": False,
+                                        "differences": last[:20], **since},
+                     error=f"not identical after {deadline_s:.0f} s")
+        return {"seconds": secs, "identical": False, "differences": last, "replicated": True}
+    secs = history.now() - origin
+    history.ok(proc, "converge", {"after": after, "seconds": round(secs, 3), "identical": True, **since})
+    return {"seconds": secs, "identical": True, "replicated": True}
 
 
 # -- replication lag ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from . import claims as claims_mod
 from . import thresholds as thresholds_mod
 from .history import History
 from .progress import Progress
+from .session import Checks, Evidence  # noqa: F401  (re-exported: fixtures below)
 from .store import REPORTS, RunDir
 
 OPTIONS = [
@@ -284,30 +285,6 @@ def cluster_for(mailha_session, request):
         s.clusters.clear()
 
 
-class Evidence:
-    """What a test measured for a claim: ``evidence.record(design, claim, measured, numbers=...)``."""
-
-    def __init__(self, session: Session, nodeid: str):
-        self.s = session
-        self.nodeid = nodeid
-        self.records: list[dict] = []
-
-    def record(self, design: str, claim: str, measured: str, *, numbers: dict | None = None,
-               note: str = "", checks: list[str] | None = None, variant: str | None = None) -> dict:
-        """Evidence for the claims matrix (``claims.json``); with ``variant`` the result of a deliberately
-        broken cluster, kept apart in ``variants.json`` so it never counts for the design itself."""
-        claims_mod.catalogue().get(design, claim)  # raises on unknown
-        if measured not in claims_mod.VALUES:
-            raise ValueError(f"measured must be one of {claims_mod.VALUES}, got {measured!r}")
-        rec = {"design": design, "claim": claim, "test": self.nodeid, "measured": measured,
-               "numbers": numbers or {}, "note": note, "checks": checks or [], "t": self.s.history.now()}
-        if variant:
-            rec["variant"] = variant
-        self.records.append(rec)
-        self.s.run.append_json("variants.json" if variant else "claims.json", rec)
-        return rec
-
-
 @pytest.fixture
 def evidence(mailha_session, request) -> Evidence:
     return Evidence(mailha_session, request.node.nodeid)
@@ -326,23 +303,6 @@ def certifier(cluster_for, mailha_session, checks, evidence, request):
         return Certifier(design=design, cluster=cluster, session=mailha_session, checks=checks,
                          evidence=evidence, nodeid=request.node.nodeid, variant=variant)
     return make
-
-
-class Checks:
-    """Runs checkers and stores their results (so ``mailha analyze`` can re-run them)."""
-
-    def __init__(self, session: Session, nodeid: str):
-        self.s = session
-        self.nodeid = nodeid
-
-    def run(self, checker: str, *, design: str, window: tuple[float, float] | None = None, **options) -> dict:
-        from .checkers import run_checker
-
-        events = self.s.history.snapshot()
-        result = run_checker(checker, events, test=self.nodeid, design=design, window=window, **options)
-        self.s.run.append_json("checks.json", {"test": self.nodeid, "design": design, "checker": checker,
-                                               "window": window, "options": options, "result": result})
-        return result
 
 
 @pytest.fixture

@@ -4,6 +4,11 @@ A prober per protocol fires a new, independent connection every ``1/rate`` secon
 runs in its own logical process (``probe-imap-0`` … ``probe-imap-9``, one probe at a time each),
 so a probe that hangs until its timeout does not lower the sampling rate: the failover gap is
 measured to about one probe interval.
+
+A probe or session thread never dies silently: an exception its client does not expect is
+recorded as the ``fail`` of the operation it interrupted (error ``crashed: <type>: <text>``,
+see ``checkers.common.CRASHED``) — a failure the harness saw, counted by the availability
+checker — and the thread goes on probing.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from .clients.pop3 import Pop3Client
 from .clients.smtp import SmtpClient
 from .clients.webmail import WebmailClient, WebmailError, WebmailSession
 from .clients import short_error
+from .checkers.common import CRASHED
 from .history import History
 
 PROTOS = ("smtp", "imap", "pop3", "http")
@@ -61,7 +67,11 @@ class Prober:
             delay = next_t - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 break
-            fn()
+            try:
+                fn()
+            except Exception as e:
+                crashed(self.h, proc, e)
+                self._stop.wait(0.1)
             next_t += period
             if next_t < time.monotonic():  # fell behind (a probe hung): realign, don't burst
                 next_t = time.monotonic() + period
@@ -117,6 +127,9 @@ class Sessions:
             except IMAP_ERRORS as e:
                 self.h.fail(proc, "session", {"proto": "imap", "ops": ops}, node=node, error=f"broken: {short_error(e)}")
                 self._stop.wait(0.2)
+            except Exception as e:  # not a server's doing: the harness's own failure, counted as broken
+                self.h.fail(proc, "session", {"proto": "imap", "ops": ops}, node=node, error=_crash_text(e))
+                self._stop.wait(0.2)
             finally:
                 self.on[k] = None
 
@@ -139,9 +152,12 @@ class Sessions:
                     ws.list_inbox()
                     ops += 1
                 self.h.ok(proc, "session", {"proto": "http", "ops": ops}, node=ws.node)
-            except (WebmailError, OSError, Exception) as e:  # requests errors subclass OSError-like bases
+            except (WebmailError, OSError) as e:  # requests' errors are OSErrors
                 self.h.fail(proc, "session", {"proto": "http", "ops": ops}, node=ws.node,
                             error=f"broken: {short_error(e)}")
+                self._stop.wait(0.5)
+            except Exception as e:  # not a server's doing: the harness's own failure, counted as broken
+                self.h.fail(proc, "session", {"proto": "http", "ops": ops}, node=ws.node, error=_crash_text(e))
                 self._stop.wait(0.5)
 
     def start(self):
@@ -157,3 +173,22 @@ class Sessions:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=self.timeout + 10)
+
+
+def _crash_text(e: BaseException) -> str:
+    return f"{CRASHED}: {type(e).__name__}: {e}"[:200]
+
+
+def crashed(history: History, proc: str, e: BaseException) -> bool:
+    """Complete ``proc``'s open operation as ``fail`` with the exception's text (a client raised
+    something it does not expect, leaving its invoke without a completion). False when ``proc``
+    had no open operation (the exception came before the invoke): nothing to complete."""
+    pending = None
+    for ev in reversed(history.events[-5000:]):  # the open invoke is recent: at most one timeout ago
+        if ev.proc == proc:
+            pending = ev if ev.type == "invoke" else None
+            break
+    if pending is None:
+        return False
+    history.fail(proc, pending.f, pending.value, error=_crash_text(e))
+    return True

@@ -6,10 +6,13 @@ still accepts connections: an open port proves nothing.)
 from __future__ import annotations
 
 import math
+import os
 import socket
+import struct
 import time
 
 from . import docker
+from .wait import until
 
 
 def _read_line(sock: socket.socket, timeout: float) -> bytes:
@@ -98,6 +101,33 @@ def ldap(host: str, port: int = 389, timeout: float = 3.0, bind_dn: str | None =
     return "LDAP bind ok"
 
 
+#: ONC RPC program of glusterd's "dump" service (GLUSTER_DUMP_PROGRAM, version 1): every
+#: glusterd answers a NULL call to it on 24007; NFS servers answer program 100003
+GLUSTER_DUMP = (123451501, 1)
+
+
+def rpc(host: str, port: int = 24007, timeout: float = 3.0, program: int = GLUSTER_DUMP[0],
+        version: int = GLUSTER_DUMP[1]) -> str:
+    """An ONC RPC (RFC 5531) NULL call over TCP: any reply to it — accepted, or refused for its
+    program or credentials — proves the server process answers; a frozen one never replies (its
+    kernel still completes the TCP handshake, so an open port proves nothing)."""
+    xid = int.from_bytes(os.urandom(4), "big")
+    body = struct.pack(">10I", xid, 0, 2, int(program), int(version), 0, 0, 0, 0, 0)
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(struct.pack(">I", 0x80000000 | len(body)) + body)
+        head = b""
+        while len(head) < 12:
+            chunk = s.recv(12 - len(head))
+            if not chunk:
+                raise ConnectionError(f"RPC server closed the connection after {len(head)} bytes")
+            head += chunk
+    _mark, rxid, mtype = struct.unpack(">3I", head)
+    if rxid != xid or mtype != 1:
+        raise ConnectionError(f"RPC answer is not a reply to our call (xid {rxid:#x}, type {mtype})")
+    return f"RPC reply from program {program} v{version}"
+
+
 def toxiproxy(host: str, port: int = 8474, timeout: float = 3.0) -> str:
     import requests
 
@@ -113,11 +143,12 @@ def exec_check(container: str, cmd: str, timeout: float = 10.0) -> str:
     return (r.out.strip().splitlines() or ["ok"])[-1][:80]
 
 
-CHECKS = {"smtp": smtp, "imap": imap, "pop3": pop3, "http": http, "ldap": ldap, "toxiproxy": toxiproxy}
+CHECKS = {"smtp": smtp, "imap": imap, "pop3": pop3, "http": http, "ldap": ldap, "rpc": rpc, "toxiproxy": toxiproxy}
 
 
 def check(spec: dict, container: str | None = None, timeout: float = 3.0) -> str:
-    """Run one readiness check described by an ``x-mailha.ready`` entry; raise on failure."""
+    """Run one readiness check described by an ``x-mailha.ready`` entry (or a node's ``serves``,
+    see harness.topology); raise on failure."""
     proto = spec["proto"]
     if proto == "exec":
         return exec_check(container, spec["cmd"], timeout=max(timeout, 10))
@@ -125,23 +156,24 @@ def check(spec: dict, container: str | None = None, timeout: float = 3.0) -> str
     if fn is None:
         raise ValueError(f"unknown readiness check {proto!r}; known: exec, {', '.join(CHECKS)}")
     kw = {k: v for k, v in spec.items() if k not in ("proto", "service", "host", "port")}
-    return fn(spec["host"], int(spec.get("port") or _default_port(proto)), timeout=timeout, **kw)
+    return fn(spec["host"], int(spec.get("port") or default_port(proto)), timeout=timeout, **kw)
 
 
-def _default_port(proto: str) -> int:
-    return {"smtp": 25, "imap": 143, "pop3": 110, "http": 80, "ldap": 389, "toxiproxy": 8474}[proto]
+def default_port(proto: str) -> int:
+    return {"smtp": 25, "imap": 143, "pop3": 110, "http": 80, "ldap": 389, "rpc": 24007, "toxiproxy": 8474}[proto]
+
+
+def describe(spec: dict) -> str:
+    """``be1 imap`` / ``10.241.0.200:143 imap``: a check in a few words."""
+    who = spec.get("service") or f"{spec.get('host')}:{spec.get('port') or default_port(spec['proto'])}"
+    return f"{who} {spec['proto']}"
 
 
 def wait(spec: dict, container: str | None, deadline: float, on_wait=None) -> str:
-    """Retry ``check`` until it passes or ``deadline`` (monotonic) passes; return the answer."""
-    last = None
-    while True:
-        try:
-            return check(spec, container)
-        except Exception as e:  # any failure is "not ready yet" until the deadline
-            last = e
-        if time.monotonic() >= deadline:
-            raise TimeoutError(str(last))
-        if on_wait:
-            on_wait(last)
-        time.sleep(0.25)
+    """Retry ``check`` until it passes or ``deadline`` (monotonic) passes; return the answer.
+
+    Any failure is "not ready yet" until the deadline; then ``WaitTimeout`` (a TimeoutError)
+    names the check and its last error. With ``container`` (the checked service's), a container
+    that exited meanwhile ends the wait at once (``ContainerGone``)."""
+    return until(lambda: check(spec, container), timeout=max(0.0, deadline - time.monotonic()), interval=0.25,
+                 what=f"{describe(spec)} to answer", container=container, on_retry=on_wait)

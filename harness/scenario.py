@@ -16,13 +16,18 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from chaos.faults import Nemesis
+from .faults import Nemesis
 from . import docker, observers
 from .history import History
 from .probes import Prober, Sessions
 from .progress import Progress
 from .topology import Topology
+from .wait import Not, WaitTimeout, describe, until
 from .workload import Mix, Workload
+
+
+#: lines of ``postqueue -j`` (one per queued message); fails when the queue cannot be read
+QUEUE_COUNT = 'q=$(postqueue -j) || exit 1; if [ -z "$q" ]; then echo 0; else printf "%s\\n" "$q" | wc -l; fi'
 
 
 class Scenario:
@@ -112,47 +117,49 @@ class Scenario:
         return (self.start_t or 0.0, self.end_t if self.end_t is not None else self.h.now())
 
     # -- recovery helpers ------------------------------------------------------------------------
-    def check_nodes(self, timeout: float = 10.0) -> None:
-        """After the scenario every node must answer again; a node that does not is a finding of
-        this scenario, and the next test gets a fresh cluster instead of inheriting the damage."""
-        from .readiness import imap
-
+    def check_nodes(self, timeout: float = 20.0) -> None:
+        """After the scenario every node must answer again — by the design's own readiness checks
+        for its service (``x-mailha.ready``: the protocols it serves, an LDAP bind, a NAS probe…),
+        not only an IMAP greeting. A node that does not is a finding of this scenario, and the next
+        test gets a fresh cluster instead of inheriting the damage."""
         dead = {}
-        for n in self.topo.data_nodes():
-            t0 = time.monotonic()
-            while True:
-                try:
-                    imap(n.lan, 143, timeout=2)
-                    break
-                except (OSError, ConnectionError) as e:
-                    if time.monotonic() - t0 > timeout:
-                        dead[n.name] = str(e)[:120]
-                        break
-                    time.sleep(0.5)
+        deadline = time.monotonic() + timeout
+        for n in self.topo.nodes.values():
+            try:
+                self.cluster.wait_ready(deadline=max(deadline, time.monotonic() + 2), services=[n.service])
+            except Exception as e:  # HostError from readiness: the check that never answered, in one line
+                dead[n.name] = str(e)[:200]
         self.h.invoke("harness-health", "node-health", {"nodes": self.topo.node_names})
         if dead:
             self.cluster.dirty = True
             self.h.fail("harness-health", "node-health", {"dead": dead}, error=f"not answering: {sorted(dead)}")
-            raise AssertionError(f"after the scenario these servers no longer answer IMAP: {dead} "
+            raise AssertionError(f"after the scenario these servers no longer answer: {dead} "
                                  f"(the next test gets a fresh cluster)")
         self.h.ok("harness-health", "node-health", {"dead": {}})
 
     def drain_queues(self) -> None:
-        """Wait until no node's MTA queue holds mail (deferred mail is delivered, not lost)."""
+        """Wait until no MTA queue holds mail (deferred mail is delivered, not lost): every node that
+        runs Postfix (``Topology.daemons_of``). A queue that cannot be read is not empty: the drain
+        is then recorded as failed with the reason, never as drained."""
         t0 = time.monotonic()
-        self.h.invoke("harness-queue", "queue-drain", {})
-        left = {}
-        while time.monotonic() - t0 < self.drain_s:
+        mtas = [n for n in self.topo.node_names if "postfix" in self.topo.daemons_of(n)]
+        self.h.invoke("harness-queue", "queue-drain", {"nodes": mtas})
+
+        def drained():
             left = {}
-            for node in self.topo.node_names:
-                r = docker.exec_(self.topo.container(node), "postqueue -j 2>/dev/null | wc -l", timeout=10)
-                n = int(r.out.strip() or 0) if r.ok else 0
-                if n:
-                    left[node] = n
-            if not left:
-                self.h.ok("harness-queue", "queue-drain", {"seconds": round(time.monotonic() - t0, 2)})
-                return
+            for node in mtas:
+                r = docker.exec_(self.topo.container(node), QUEUE_COUNT, timeout=10)
+                if not r.ok:
+                    left[node] = f"queue unreadable: {(r.err or r.out).strip()[-80:]}"
+                elif int(r.out.strip() or 0):
+                    left[node] = int(r.out.strip())
+            return True if not left else Not(f"left {left}")
+
+        try:
             # no 'postqueue -f': how soon deferred mail goes out is the cluster's own behaviour
-            self.progress.status(f"waiting for mail queues to drain: {left}")
-            time.sleep(1.0)
-        self.h.fail("harness-queue", "queue-drain", {"left": left}, error=f"queues not empty after {self.drain_s:.0f} s")
+            until(drained, timeout=self.drain_s, interval=1.0, what="mail queues to drain",
+                  on_retry=lambda last: self.progress.status(f"waiting for mail queues to drain: {describe(last)}"))
+        except WaitTimeout as e:
+            self.h.fail("harness-queue", "queue-drain", {"left": describe(e.last)}, error=str(e)[:300])
+            return
+        self.h.ok("harness-queue", "queue-drain", {"seconds": round(time.monotonic() - t0, 2)})

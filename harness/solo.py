@@ -5,15 +5,14 @@ removed on exit, on Ctrl-C, and by the next run's sweep if this process is kille
 """
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import docker, images
 from .cluster import owner_label, remove_run
 from .docker import LABEL_DESIGN, LABEL_OWNER, LABEL_RUN
-from .errors import HostError
 from .store import new_run_id
+from .wait import until
 
 
 @dataclass
@@ -99,14 +98,8 @@ def solo(role: str, *, env: dict | None = None, cap_add: list[str] = (), devices
         argv += _options(env=env, cap_add=cap_add, devices=devices, volumes=volumes, tmpfs=tmpfs)
         argv += [*args, ref, *command]
         docker.run(argv)
-        ip = ""
-        for _ in range(50):
-            ip = ip_of(name)
-            if ip:
-                break
-            time.sleep(0.1)
-        if not ip:
-            raise HostError(f"the {role} container got no IP address.")
+        ip = until(lambda: ip_of(name), timeout=5, interval=0.1, what=f"the {role} container to get an IP address",
+                   container=name)
         yield Solo(run_id, name, ip, net, role)
     finally:
         remove_run(run_id)

@@ -32,7 +32,20 @@ THRESHOLDS: dict[str, Threshold] = {t.name: t for t in [
               "recovery point of asynchronous replication: when a server and its disk are lost, mail it "
               "acknowledged less than this long before may be lost with it; older mail must survive"),
     Threshold("broken_sessions_ratio", 0.5, "",
-              "'most users unaware': at most this share of open sessions may be broken by a failover"),
+              "'most users unaware': at most this share of open sessions may be broken by a failover; the "
+              "availability checker's default bound on broken / ended sessions that had opened, per protocol"),
+    Threshold("failover_min_availability", 0.9, "",
+              "availability floor (ok / all probes, per protocol) over a checked window that contains failovers: "
+              "the availability checker's default, so that repeated short outages, each within "
+              "no_interruption_s, cannot pass; one gap of no_interruption_s (2 s) costs at most 10 % of a "
+              "window of 20 s or more (a check held to the longer stops_responding_s passes its own floor)"),
+    Threshold("vip_handover_s", 0.5, "s",
+              "VRRP handover: per move of a virtual IP (a change of holder) at most one overlap with two "
+              "holders, of at most this long in all; any other double holder is split brain"),
+    Threshold("aware_users_ratio", 0.5, "",
+              "'most users unaware': at most this share of the users may be able to notice a failover (a session "
+              "of theirs broken, a duplicate or a deleted message back, a UID shown for another message, a "
+              "UIDVALIDITY change); 'most' unaware means fewer than half could notice"),
     Threshold("min_ok_ops", 5, "ops", "a checker with fewer successful operations says unknown, not pass"),
     Threshold("load_share_band", 0.5, "",
               "load sharing: each node's share of sessions must lie within fair share × (1 ± band)"),

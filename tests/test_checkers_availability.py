@@ -56,7 +56,10 @@ def test_slow_vrrpv2_failover_breaks_no_interruption_but_not_stops_responding():
     h = failover(down=(10.0, 12.93))
     assert avail(h)["valid"] == "fail"
     assert avail(h)["protos"]["imap"]["longest_gap"]["value"] == 3.1
-    assert avail(h, bound_s=5.0)["valid"] == "pass"
+    # the uptime floor is on by default: a 3 s gap costs 15 % of this 20 s window, so a caller
+    # judging 'for a period' (5 s) passes the floor that goes with its bound
+    assert avail(h, bound_s=5.0)["reasons"] == ["imap: availability 0.850746 < 0.9"]
+    assert avail(h, bound_s=5.0, min_availability=0.8)["valid"] == "pass"
 
 
 def test_failing_probes_at_the_window_start_count_as_a_gap():
@@ -94,7 +97,7 @@ def test_one_protocol_broken_by_the_failover():
     r = avail(h)
     assert r["valid"] == "fail"
     assert r["protos"]["imap"]["longest_gap"]["value"] == 0.6
-    assert r["reasons"] == ["smtp: longest gap 8.1 s > 2.0 s"]
+    assert r["reasons"] == ["smtp: longest gap 8.1 s > 2.0 s", "smtp: availability 0.60199 < 0.9"]
     assert avail(h, protos=["imap"])["valid"] == "pass"
 
 
@@ -102,14 +105,17 @@ def test_sessions_broken_by_failover():
     h = failover()
     for n in range(10):
         h.session("imap", n >= 6, start=1.0 + n * 0.1, end=10.1 if n < 6 else 19.0)
-    h.session("imap", "pending", start=2.0, end=3.0)  # still open when the run ended: not judged
+    h.session("imap", "pending", start=2.0, end=3.0)  # never completed: its outcome is unknown
     r = avail(h, max_broken_ratio=0.5)
     assert r["valid"] == "fail"
     s = r["protos"]["imap"]["sessions"]
-    assert (s["sessions"], s["ended"], s["broken"]) == (11, 10, 6)
+    assert (s["sessions"], s["ended"], s["broken"], s["unfinished"]) == (11, 10, 6, 1)
     assert s["broken_ratio"] == {"value": 0.6, "threshold": 0.5, "unit": "", "op": "<="}
     assert s["errors"] == {"disconnected": 6}
-    assert avail(h)["valid"] == "pass"  # no ratio bound given: measured only
+    # the bound is on by default (threshold broken_sessions_ratio = 0.5); it used to be off
+    assert avail(h)["valid"] == "fail" and avail(h)["protos"]["imap"]["sessions"]["broken_ratio"]["threshold"] == 0.5
+    r = avail(h, max_broken_ratio=0.6)
+    assert r["valid"] == "unknown" and "1 sessions never completed" in r["reasons"][0]
 
 
 def test_too_few_probes_is_unknown_and_missing_protocol_too():

@@ -156,18 +156,6 @@ def test_outcome_compares_measurements_with_the_seed_claims():
         v.assert_caught("load_sharing")
 
 
-def test_users_noticing_maps_tokens_and_client_views_to_users():
-    from harness.certification import users_noticing
-    from histories import H
-
-    h = H().send("t1", at=1, to="a@example.test").send("t2", at=2, to="b@example.test").send("t3", at=3, to="c@example.test")
-    msgs = {"duplicated": {"a@example.test": {"tokens": ["t1"]}}, "resurrected": {"x": {"tokens": ["t2", "unknown"]}}}
-    replicas = {"uid_reused": {"examples": [{"user": "d@example.test"}]}, "uidvalidity_changed": {"examples": [{}]}}
-    mail, mixed = users_noticing(h.events, msgs, replicas)
-    assert mail == {"a@example.test", "b@example.test"}     # c got nothing odd; an unknown token is no user
-    assert mixed == {"d@example.test"}
-
-
 def test_a_vip_ready_check_waits_for_the_preferred_node(monkeypatch):
     """A VIP answered by the wrong node is not ready yet; by the right one it is."""
     import socket as _socket

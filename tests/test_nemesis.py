@@ -1,23 +1,38 @@
-"""The nemesis on a flaky host: pause retries a freezer that could not freeze, selectors wait
-for a VIP holder, and what cannot be done fails — never passes. No Docker: ``docker`` is faked."""
+"""The nemesis on a flaky host, and each fault confirmed for its kind of target: pause retries a
+freezer that could not freeze, selectors wait for a VIP holder, a paused LDAP server is confirmed
+by an LDAP probe (not IMAP), a NAS by its RPC service, a load balancer by its client endpoint —
+and what cannot be done fails, never passes. No Docker: ``docker`` and the probes are faked."""
 from types import SimpleNamespace
 
 import pytest
 
-from chaos import faults
+from harness import faults
 from harness.docker import Result
 from harness.errors import FaultError, HostError
 from harness.history import History
+from harness.topology import Topology
 
 FREEZE_FAIL = ("Error response from daemon: Cannot pause container 1f: OCI runtime pause failed: "
                "unable to freeze: unknown")
 
+META = {
+    "endpoints": {"imap": {"host": "10.0.0.200", "port": 143}, "smtp": {"host": "10.0.0.200", "port": 25}},
+    "daemons": {"dovecot": {"kill": "k", "start": "s", "status": "st"}},
+    "nodes": {"a": {"lan": "10.0.0.1", "data": True}, "b": {"lan": "10.0.0.2", "data": True},
+              "lb1": {"lan": "10.0.0.5", "tier": "lb"},
+              "ldap": {"lan": "10.0.0.10", "tier": "directory"},
+              "nas": {"lan": "10.0.0.20", "tier": "nas"},
+              "web": {"lan": "10.0.0.30", "tier": "webmail", "serves": {"proto": "http", "port": 8080, "path": "/"}}},
+    "links": {"crossover": {"network": "xover", "nodes": ["a", "b"]}, "lan": {"network": "lan"}},
+}
+
 
 class FakeEngine:
-    """``docker pause`` fails ``fails`` times with runc's freezer error, then works."""
+    """``docker pause`` fails ``fails`` times with runc's freezer error, then works; kill, stop
+    and start change the state ``docker inspect`` reports."""
 
-    def __init__(self, fails: int, error: str = FREEZE_FAIL):
-        self.fails, self.error, self.calls, self.paused = fails, error, [], False
+    def __init__(self, fails: int = 0, error: str = FREEZE_FAIL):
+        self.fails, self.error, self.calls, self.state = fails, error, [], "running"
 
     def __call__(self, args, check=True, timeout=None, **kw):
         self.calls.append(args[0])
@@ -27,29 +42,49 @@ class FakeEngine:
                 if check:  # as docker.run does: the last line of docker's message
                     raise HostError(f"'docker pause {args[1]}' failed: {self.error}")
                 return Result(1, "", self.error + "\n")
-            self.paused = True
-            return Result(0, "", "")
-        if args[0] == "inspect":
-            return Result(0, "paused\n" if self.paused else "running\n", "")
+            self.state = "paused"
+        elif args[0] in ("kill", "stop"):
+            self.state = "exited"
+        elif args[0] in ("start", "unpause"):
+            self.state = "running"
+        elif args[0] == "inspect":
+            return Result(0, self.state + "\n", "")
         return Result(0, "", "")
 
 
-def nemesis(monkeypatch, engine):
+class Probe:
+    """Records each probe; ``up`` says whether the probed service answers."""
+
+    def __init__(self, engine):
+        self.engine, self.specs = engine, []
+
+    def __call__(self, spec, timeout=3.0):
+        self.specs.append(spec)
+        if self.engine.state != "running":
+            raise ConnectionError(f"{spec['proto']} on {spec['host']}:{spec['port']} did not answer")
+        return "ok"
+
+
+def nemesis(monkeypatch, engine, probe=None):
     monkeypatch.setattr(faults.docker, "run", engine)
     monkeypatch.setattr(faults.time, "sleep", lambda s: None)
-    monkeypatch.setattr(faults, "_tcp_greets", lambda *a, **k: False)
-    topo = SimpleNamespace(container=lambda n: f"c-{n}", node_names=["a", "b"],
-                           nodes={"a": SimpleNamespace(lan="10.0.0.1"), "b": SimpleNamespace(lan="10.0.0.2")})
-    return faults.Nemesis(SimpleNamespace(dirty=False), topo, History())
+    cluster = SimpleNamespace(dirty=False, meta=META, design="x", container=lambda svc: f"c-{svc}",
+                              wait_ready=lambda **k: None)
+    return faults.Nemesis(cluster, Topology(cluster), History(), probe=probe or Probe(engine))
 
+
+def confirmed(nem):
+    return [e.value["confirmed"] for e in nem.h.events if e.type == "ok" and e.f in ("fault", "heal")]
+
+
+# ------------------------------------------------------------------ the pause retry
 
 def test_pause_is_retried_when_the_freezer_could_not_freeze(monkeypatch):
     eng = FakeEngine(fails=2)
     nem = nemesis(monkeypatch, eng)
     fid = nem.apply("pause", "a")
     assert eng.calls.count("pause") == 3
-    ok = [e for e in nem.h.events if e.type == "ok" and e.f == "fault"]
-    assert "try 3" in ok[0].value["confirmed"]
+    assert "try 3" in confirmed(nem)[0]
     assert fid in nem.active
 
 
@@ -70,17 +105,111 @@ def test_other_pause_errors_are_not_retried(monkeypatch):
     assert eng.calls.count("pause") == 1
 
 
+# ------------------------------------------------------------------ selectors
+
 def test_a_selector_waits_for_the_vip_to_land(monkeypatch):
-    nem = nemesis(monkeypatch, FakeEngine(0))
+    nem = nemesis(monkeypatch, FakeEngine())
     answers = iter([None, None, "a"])
     monkeypatch.setattr(faults, "current_holder", lambda topo: next(answers))
     assert nem.resolve("not-vip-holder") == "b"
 
 
 def test_a_selector_without_any_holder_fails(monkeypatch):
-    nem = nemesis(monkeypatch, FakeEngine(0))
+    nem = nemesis(monkeypatch, FakeEngine())
     monkeypatch.setattr(faults, "current_holder", lambda topo: None)
     clock = iter(range(0, 1000, 5))
     monkeypatch.setattr(faults.time, "monotonic", lambda: next(clock))
     with pytest.raises(FaultError, match="no node held the virtual IP for 15 s"):
         nem.resolve("vip-holder")
+
+
+# ------------------------------------------------------------------ confirmed for the kind of target
+
+@pytest.mark.parametrize("node,proto,port,word", [
+    ("a", "imap", 143, "IMAP"),         # a mail node
+    ("ldap", "ldap", 389, "LDAP"),      # the directory: an LDAP bind, not an IMAP timeout
+    ("nas", "rpc", 24007, "RPC"),       # the NAS: glusterd's RPC service
+    ("lb1", "imap", 143, "IMAP"),       # a load balancer: its client endpoint
+    ("web", "http", 8080, "HTTP"),      # a node's own serves
+])
+def test_a_pause_is_confirmed_by_the_probe_of_what_the_target_serves(monkeypatch, node, proto, port, word):
+    eng = FakeEngine()
+    probe = Probe(eng)
+    nem = nemesis(monkeypatch, eng, probe)
+    fid = nem.apply("pause", node)
+    spec = probe.specs[-1]
+    assert (spec["proto"], spec["port"], spec["host"]) == (proto, port, META["nodes"][node]["lan"])
+    assert confirmed(nem) == [f"frozen: {word} does not answer"]
+    nem.heal(fid)
+    assert confirmed(nem)[-1].startswith(f"{node} answers again after ")
+
+
+def test_kill_stop_and_the_named_outages_confirm_with_the_targets_protocol(monkeypatch):
+    eng = FakeEngine()
+    nem = nemesis(monkeypatch, eng)
+    with nem.fault("kill", "ldap"):
+        pass
+    with nem.fault("stop", "nas"):
+        pass
+    with nem.fault("ldap-down", "ldap"):
+        pass
+    with nem.fault("nas-stall", "nas"):
+        pass
+    c = confirmed(nem)
+    assert c[0] == "container exited, LDAP refused"
+    assert c[2].startswith("stopped gracefully in ") and c[2].endswith(", RPC refused")
+    assert c[4].endswith(", LDAP refused")
+    assert c[6] == "frozen: RPC does not answer"
+    ops = [e.value for e in nem.h.events if e.type == "invoke" and e.f == "fault"]
+    assert [o["fault"] for o in ops] == ["kill", "stop", "ldap-down", "nas-stall"]  # recorded by their own names
+
+
+def test_a_target_that_still_answers_is_not_confirmed(monkeypatch):
+    eng = FakeEngine()
+    nem = nemesis(monkeypatch, eng, probe=lambda spec, timeout=3.0: "LDAP bind ok")  # e.g. a second slapd
+    with pytest.raises(FaultError, match="ldap still answers LDAP while paused"):
+        nem.apply("pause", "ldap")
+    assert not nem.active
+    fail = [e for e in nem.h.events if e.type == "fail" and e.f == "fault"]
+    assert fail and "still answers LDAP" in fail[0].error
+    assert eng.calls.count("unpause") == 1  # left nothing half-applied
+
+
+@pytest.mark.parametrize("fault,target,words", [
+    ("daemon-kill", "ldap", "daemon-kill applies to daemon targets, and ldap is a node/directory target"),
+    ("daemon-kill", "lb1", "lb1 is a node/lb target (tier lb)"),
+    ("ldap-down", "a", "ldap-down applies to directory targets"),
+    ("nas-stall", "ldap", "nas-stall applies to nas targets"),
+    ("kill", "nosuch", "nosuch is not a node of design x"),
+    ("partition", "a", "a is not a link of design x"),
+])
+def test_a_fault_on_the_wrong_kind_of_target_is_a_failed_fault(monkeypatch, fault, target, words):
+    eng = FakeEngine()
+    nem = nemesis(monkeypatch, eng)
+    with pytest.raises(FaultError, match="could not be applied") as e:
+        nem.apply(fault, target)
+    assert words in str(e.value)
+    fail = [x for x in nem.h.events if x.type == "fail" and x.f == "fault"]
+    assert len(fail) == 1 and words in fail[0].error       # the faults checker sees it
+    assert eng.calls == []                                 # nothing was done to anything
+
+
+def test_parameters_have_one_name_everywhere(monkeypatch):
+    nem = nemesis(monkeypatch, FakeEngine())
+    with pytest.raises(FaultError, match="fault link-latency has no parameter 'latency_ms'; its parameters: latency, jitter"):
+        nem.apply("link-latency", "crossover", latency_ms=250)
+    with pytest.raises(FaultError, match="unknown fault 'explode'"):
+        nem.apply("explode", "a")
+    assert not [e for e in nem.h.events if e.f == "fault"]  # refused before anything was recorded
+
+
+def test_defaults_are_filled_but_the_history_keeps_what_was_asked(monkeypatch):
+    eng = FakeEngine()
+    nem = nemesis(monkeypatch, eng)
+    stops = []
+    monkeypatch.setattr(faults.docker, "run", lambda args, **k: stops.append(args) if args[0] == "stop" else eng(args, **k))
+    eng.state = "exited"  # what docker stop leaves
+    nem.apply("stop", "a")
+    assert stops[0][:3] == ["stop", "-t", "10"]
+    inv = [e.value for e in nem.h.events if e.type == "invoke" and e.f == "fault"][0]
+    assert inv["params"] == {} and inv["fault"] == "stop" and inv["target"] == "a"

@@ -83,8 +83,11 @@ def test_fixture_summary(rendered):
     run, s, _ = rendered
     assert json.loads((run.path / "summary.json").read_text())["exit_code"] == s["exit_code"] == EXIT_VIOLATED
     assert s["designs_in_run"] == ["mirror"]
-    assert s["counts"] == {"agree": 10, "exceeds": 1, "disagree": 1, "unknown": 1, "not certified": 1}
-    assert s["tests"] == {"total": 6, "passed": 4, "failed": 1, "error": 0, "skipped": 1, "junit": True}
+    # the failed test_kill_primary_failover also recorded Yes for processing_redundancy, no_spof, single_active,
+    # pop and webmail before its assert failed: those cannot agree (issue 10 path 2), so they are unknown
+    assert s["counts"] == {"agree": 6, "exceeds": 0, "confirmed": 0, "review": 0, "disagree": 1, "unknown": 6,
+                           "not certified": 1}
+    assert s["tests"] == {"total": 6, "passed": 4, "failed": 1, "error": 0, "skipped": 1, "xfailed": 0, "junit": True}
     assert s["checks"] == {"total": 12, "pass": 10, "fail": 2, "unknown": 0}
     assert s["faults"] == {"total": 2, "applied": 2, "not_applied": 0, "not_healed": 0}
     texts = [r["text"] for r in s["reasons"]]
@@ -94,7 +97,9 @@ def test_fixture_summary(rendered):
 
 def test_fixture_cells(rendered):
     _, s, _ = rendered
-    assert cell(s, "mirror", "processing_redundancy")["agreement"] == "exceeds"   # claimed Some, measured Yes
+    pr = cell(s, "mirror", "processing_redundancy")   # claimed Some; Yes recorded by a test that then failed
+    assert (pr["measured"], pr["agreement"]) == ("unknown", "unknown") and pr["evidence"][0]["counts_as"] == "unknown"
+    assert "1 from a test that failed: such a measurement can show a violation" in pr["reason"]
     assert cell(s, "mirror", "load_sharing")["measured"] == "Some"
     fni = cell(s, "mirror", "failover_no_interruption")
     assert fni["agreement"] == "disagree" and fni["evidence"][0]["outcome"] == "failed"
@@ -311,7 +316,7 @@ def test_html_cells_carry_a_text_label_not_only_colour(rendered):
     body = html[html.index('id="matrix"'):html.index("</table>")]
     cells = re.findall(r'<td class="cell c-(\w+)[^"]*".*?</td>', body, re.S)
     assert len(cells) == 5 * 8
-    for text in ("✗</span> 1 disagrees", "?</span> 1 unknown", "✓</span> exceeds claim", "✓</span> agrees",
+    for text in ("✗</span> 1 disagrees", "?</span> 3 unknown", "✓</span> agrees", "?</span> unknown",
                  "–</span> not certified"):
         assert text in body, text
     mirror_fni = re.search(r'href="#cell-mirror-failover_no_interruption"', html)
@@ -437,7 +442,7 @@ def test_merge_combines_runs_into_one_matrix(tmp_path, capsys):
     ar = cell(s, "mirror", "auto_resync")
     assert ar["measured"] == "No" and ar["agreement"] == "disagree"
     assert {e["run"] for e in ar["evidence"]} == {"20261125t093000-mirror-3fa1", "mirror2"}
-    assert cell(s, "proxy", "processing_redundancy")["agreement"] == "agree"
+    assert cell(s, "proxy", "processing_redundancy")["agreement"] == "confirmed"   # claimed No, measured No
     assert cell(s, "high_end", "smtp")["design_not_run"] is True
     html = (out / "index.html").read_text()
     assert_self_contained(html)
@@ -462,8 +467,143 @@ def test_merge_refuses_to_overwrite_a_run(tmp_path, capsys):
 
 
 def test_a_finished_chaos_run_needs_no_junit_but_an_unfinished_one_is_a_harness_error(tmp_path):
-    ev = [record("mirror", "smtp", "Yes")]
+    ev = [{**record("mirror", "smtp", "Yes"), "outcome": "passed"}]  # a chaos run has no junit: it says the outcome
     done = finish_run(make_run(tmp_path / "a", evidence=ev, junit=None, meta={"kind": "chaos", "duration_s": 310.0}))
     assert done["exit_code"] == 0, done["reasons"]
     killed = finish_run(make_run(tmp_path / "b", evidence=ev, junit=None, meta={"kind": "chaos", "duration_s": None}))
     assert killed["exit_code"] == EXIT_HARNESS
+
+
+# -- a cell counts each record by its test's outcome (issue 10, path 2) ------------------------
+T_A = "suites/mirror/test_a.py::test_a"
+
+
+def xfail_junit(cls: str, name: str, reason: str) -> str:
+    """What pytest writes for an expected failure (strict or not): skipped with type pytest.xfail."""
+    return ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">'
+            f'<testcase classname="{cls}" name="{name}" time="1.0"><skipped type="pytest.xfail" message="{reason}" />'
+            '</testcase></testsuite></testsuites>')
+
+
+def test_a_cell_stays_unknown_when_the_test_that_measured_it_failed(tmp_path):
+    """The evidence (smtp Yes, load sharing Yes) is written before the test's own assert fails."""
+    run = make_run(tmp_path / "r", evidence=[record("mirror", "smtp", "Yes"), record("mirror", "load_sharing", "Yes")],
+                   junit=junit_xml([("suites.mirror.test_a", "test_a", "failed:AssertionError: 2 messages lost")]))
+    s = finish_run(run)
+    for claim in ("smtp", "load_sharing"):   # neither agree nor exceed
+        c = cell(s, "mirror", claim)
+        assert (c["measured"], c["agreement"]) == ("unknown", "unknown"), claim
+        assert c["evidence"][0]["outcome"] == "failed" and c["evidence"][0]["counts_as"] == "unknown"
+    assert s["counts"]["agree"] == s["counts"]["exceeds"] == 0 and s["exit_code"] == EXIT_VIOLATED
+    html = (run.path / "index.html").read_text()
+    card = html[html.index('id="cell-mirror-smtp"'):]
+    assert "Counts as unknown: the test failed" in card[:card.index("</article>")]
+    out = ET.parse(run.path / "claims-junit.xml").getroot()
+    smtp = next(tc for tc in out.iter("testcase") if tc.get("name") == "smtp")
+    assert smtp.find("skipped") is not None and "(failed) — counts as unknown" in smtp.find("system-out").text
+
+
+def test_an_errored_test_can_show_a_violation_but_not_a_pass(tmp_path):
+    s = finish_run(make_run(tmp_path / "r", evidence=[record("mirror", "smtp", "Yes"), record("mirror", "imap", "No")],
+                            junit=junit_xml([("suites.mirror.test_a", "test_a", "error:HostError: docker is down")])))
+    assert cell(s, "mirror", "smtp")["agreement"] == "unknown"
+    assert cell(s, "mirror", "imap")["agreement"] == "disagree"
+    assert s["exit_code"] == EXIT_VIOLATED and {r["exit_code"] for r in s["reasons"]} >= {EXIT_VIOLATED, EXIT_HARNESS}
+
+
+def test_a_strict_expected_failure_is_shown_as_the_claim_not_kept(tmp_path):
+    """The design cannot keep a claim: the test is a strict xfail recording the measurement below it.
+    pytest stays green; the report says disagree, with the reason, and the test is no failed test."""
+    reason = "Dovecot 2.3.19 dsync loses mail under partition after restart"
+    run = make_run(tmp_path / "r", evidence=[record("mirror", "data_redundancy", "No", note=reason),
+                                             record("mirror", "smtp", "Yes")],
+                   junit=xfail_junit("suites.mirror.test_a", "test_a", reason))
+    s = finish_run(run)
+    dr = cell(s, "mirror", "data_redundancy")
+    assert (dr["measured"], dr["agreement"]) == ("No", "disagree") and dr["evidence"][0]["outcome"] == "xfailed"
+    assert cell(s, "mirror", "smtp")["agreement"] == "unknown"       # an expected failure cannot make a cell agree
+    assert s["tests"]["xfailed"] == 1 and s["tests"]["failed"] == 0 and s["tests"]["skipped"] == 0
+    texts = [r["text"] for r in s["reasons"]]
+    assert any("mirror.data_redundancy (claimed Yes, measured No)" in t for t in texts)
+    assert not any("test failed" in t or "tests failed" in t for t in texts)
+    assert s["exit_code"] == EXIT_VIOLATED
+    html = (run.path / "index.html").read_text()
+    assert "expected failure" in html and reason in html
+
+
+def test_evidence_from_a_skipped_test_does_not_count(tmp_path):
+    s = finish_run(make_run(tmp_path / "r", evidence=[record("mirror", "smtp", "Yes"), record("mirror", "imap", "No")],
+                            junit=junit_xml([("suites.mirror.test_a", "test_a", "skipped:needs netem")])))
+    for claim in ("smtp", "imap"):
+        c = cell(s, "mirror", claim)
+        assert (c["measured"], c["agreement"]) == (None, "not certified"), claim
+    assert s["exit_code"] == EXIT_OK   # nothing violated, nothing measured
+
+
+def test_a_record_without_a_known_outcome_cannot_agree(tmp_path):
+    """A chaos run has no junit.xml: the runner's own outcome on each record counts; none = unknown.
+    When junit.xml lists the test, its outcome wins over the record's own."""
+    chaos = {"kind": "chaos", "duration_s": 300.0}
+    s = finish_run(make_run(tmp_path / "a", evidence=[record("mirror", "smtp", "Yes")], junit=None, meta=chaos))
+    assert cell(s, "mirror", "smtp")["agreement"] == "unknown" and s["exit_code"] == EXIT_UNKNOWN
+    s = finish_run(make_run(tmp_path / "b", evidence=[{**record("mirror", "smtp", "Yes"), "outcome": "error"}],
+                            junit=None, meta=chaos))
+    assert cell(s, "mirror", "smtp")["evidence"][0]["outcome"] == "error"
+    assert cell(s, "mirror", "smtp")["agreement"] == "unknown"
+    s = finish_run(make_run(tmp_path / "c", evidence=[{**record("mirror", "smtp", "Yes"), "outcome": "passed"}],
+                            junit=junit_xml([("suites.mirror.test_a", "test_a", "failed:AssertionError: lost")])))
+    assert cell(s, "mirror", "smtp")["agreement"] == "unknown"
+
+
+# -- a claimed "No" (issue 10, path 9) ------------------------------------------------------------
+P_K = "suites/proxy/test_backend.py::test_kill_backend"
+
+
+def test_a_confirmed_limitation_and_a_no_to_review(tmp_path):
+    run = make_run(tmp_path / "r", evidence=[record("proxy", "processing_redundancy", "No", test=P_K),
+                                             record("proxy", "data_redundancy", "Yes", test=P_K),
+                                             record("proxy", "smtp", "Yes", test=P_K)],
+                   junit=junit_xml([("suites.proxy.test_backend", "test_kill_backend", "passed")]))
+    s = finish_run(run)
+    assert cell(s, "proxy", "processing_redundancy")["agreement"] == "confirmed"
+    assert cell(s, "proxy", "data_redundancy")["agreement"] == "review"
+    assert s["counts"]["confirmed"] == 1 and s["counts"]["review"] == 1 and s["counts"]["agree"] == 1
+    # review is no failure of the command, but it is listed, never silently green
+    assert s["exit_code"] == EXIT_OK
+    assert [r for r in s["reasons"] if r["exit_code"] == EXIT_OK] == [{
+        "exit_code": 0, "text": "1 claim to review (measured better than a disclosed No): "
+                                "proxy.data_redundancy (claimed No, measured Yes)"}]
+    cases = {tc.get("name"): tc for tc in ET.parse(run.path / "claims-junit.xml").getroot().iter("testcase")
+             if tc.get("classname") == "proxy"}
+    assert cases["processing_redundancy"].find("skipped") is None and cases["processing_redundancy"].find("failure") is None
+    assert cases["data_redundancy"].find("skipped").get("type") == "review"
+    html = (run.path / "index.html").read_text()
+    body = html[html.index('id="matrix"'):html.index("</table>")]
+    assert re.search(r'<td class="cell c-cf"[^>]*title="Provides processing redundancy', body)
+    assert re.search(r'<td class="cell c-rv"[^>]*title="Provides data redundancy', body)
+    assert "✓</span> limitation confirmed" in body and "!</span> exceeds a No: review" in body
+    assert "td.c-cf" in html and "td.c-rv" in html   # styled, in the page itself
+    legend = html[html.index('id="legend"'):]
+    assert "limitation confirmed" in legend and "exceeds a No: review" in legend
+
+
+def test_cli_report_counts_confirmed_and_review(tmp_path, capsys):
+    run = make_run(tmp_path / "r", evidence=[record("proxy", "processing_redundancy", "No", test=P_K)],
+                   junit=junit_xml([("suites.proxy.test_backend", "test_kill_backend", "passed")]))
+    assert cli.main(["report", str(run.path)]) == EXIT_OK
+    assert "1 confirm a limitation, 0 to review" in capsys.readouterr().out
+
+
+# -- the matrix names what it cannot certify (issue 11, item 7) ---------------------------------
+def test_the_unlimited_user_cluster_is_named_under_the_matrix(rendered):
+    _, s, html = rendered
+    section = html[html.index('id="matrix"'):html.index('id="design-mirror"')]
+    after = section[section.index("</table>"):]
+    line = re.search(r'<p class="namedonly"><b>Unlimited User Cluster</b>: ([^<]+)</p>', after)
+    assert line and "named but never described" in line.group(1) and "nothing to certify" in line.group(1)
+    assert s["named_only"] == catalogue().named_only
+    # designs without a suite yet stay columns, not certified
+    head = section[:section.index("</thead>")]
+    for d in ("functional_split", "shared_storage", "high_end"):
+        assert f'<span class="dtitle">{catalogue().designs[d]["title"]}' in head
+        assert all(c["agreement"] == "not certified" for c in s["cells"] if c["design"] == d)

@@ -88,9 +88,12 @@ def test_schedule_shape(seed):
         assert 0 < f.at and f.end <= 540, f
         assert lo <= f.duration <= hi, f
         for p in sch.CATALOGUE[f.fault].params:
+            if not p.drawn:
+                assert p.name not in f.params  # left at its default (e.g. stop's grace)
+                continue
             v = f.params[p.name]
             assert (v in p.choices) if p.choices else (p.lo <= v <= p.hi), (f, p)
-        if f.selector in ("one-node", "minority"):
+        if f.selector == "one-node" or f.selector.startswith("minority"):
             assert set(f.target) <= set(HIGH_END["nodes"])
         if f.selector in sch.APPLY_TIME:
             assert f.target is None
@@ -341,7 +344,131 @@ def test_design_from_meta_conventions():
             "links": {"lan": {"network": "lan"}, "nas": {"network": "storage", "nodes": ["mail-1"]}},
             "nas": {"service": "nas-1"}}
     d = sch.design_from_meta(meta)
+    node_faults = ["kill", "stop", "pause", "isolate"]  # no daemons declared: no daemon-kill
     assert d == {"name": "high_end", "nodes": ["lb-1", "lb-2", "mail-1"], "links": ["nas"],
-                 "roles": {"lb": ["lb-1", "lb-2"], "mail": ["mail-1"], "nas": ["nas-1"], "vip": ["lb-1", "lb-2"]}}
+                 "roles": {"lb": ["lb-1", "lb-2"], "mail": ["mail-1"], "nas": ["nas-1"], "vip": ["lb-1", "lb-2"]},
+                 "tiers": {"lb": ["lb-1", "lb-2"], "mail": ["mail-1"]},
+                 "faults": {"lb": node_faults, "mail": node_faults}}
     assert "nas-stall" in generate(1, 300, 20, None, d).fault_types
 
+
+def test_the_mirror_schedule_did_not_change_with_the_one_catalogue():
+    """The schedule of `mailha chaos mirror --duration 3m --seed 7`, stored before the fault
+    catalogue moved to harness.faults and tiers were added: a mirror has no tiers, so nothing
+    about its schedules may change (replays of stored runs depend on it)."""
+    from harness.designs import compose_file, read_x_mailha
+    stored = (ROOT / "tests" / "fixtures" / "mirror-seed7-3m.schedule.json").read_text()
+    d = sch.design_from_meta(read_x_mailha([compose_file("mirror")]), "mirror")
+    assert "tiers" not in d and "faults" not in d
+    assert generate(7, 180.0, 20.0, None, d).to_json() == stored
+
+
+# ------------------------------------------------------------------ tiers
+
+def proxy_design(**chaos):
+    from harness.designs import compose_file, read_x_mailha
+    meta = read_x_mailha([compose_file("proxy")])
+    if chaos:
+        meta = dict(meta, chaos=chaos)
+    return sch.design_from_meta(meta, "proxy")
+
+
+def test_the_proxy_design_has_tiers_and_faults_that_fit_each_tier():
+    d = proxy_design()
+    assert d["tiers"] == {"back": ["be1", "be2"], "directory": ["ldap"], "front": ["proxy1", "proxy2"],
+                          "lb": ["lb1", "lb2"]}
+    assert d["roles"]["ldap"] == ["ldap"]            # the directory tier is what ldap-down stops
+    assert "daemon-kill" in d["faults"]["back"] and "daemon-kill" in d["faults"]["front"]
+    assert "daemon-kill" not in d["faults"]["lb"] and "daemon-kill" not in d["faults"]["directory"]
+    assert "ldap-down" in d["faults"]["directory"] and "ldap-down" not in d["faults"]["back"]
+    assert sch.selectors("kill", d) == ["one-node"]  # no tier of three: no minority
+    assert sch.selectors("ldap-down", d) == ["ldap"]
+    assert sch.selectors("nas-stall", d) == []
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_proxy_node_faults_stay_within_one_tier_and_fit_it(seed):
+    """`mailha chaos proxy` once stopped be2, lb1 and ldap together as one 'minority' of all
+    nodes; now every node fault hits one tier, and only with faults that tier takes."""
+    d = proxy_design()
+    s = generate(seed, 600, 10, None, d)
+    assert s.faults
+    for f in s:
+        if f.target is None or f.selector.startswith("link:"):
+            continue
+        tiers = {sch.tier_of(n, d) for n in f.target}
+        assert len(tiers) == 1, f
+        assert f.fault in d["faults"][tiers.pop()], f
+
+
+def test_a_minority_is_drawn_within_one_tier():
+    d = sch.check_design({"nodes": ["lb1", "lb2", "m1", "m2", "m3", "m4", "m5", "ldap"], "links": [],
+                          "roles": {}, "tiers": {"lb": ["lb1", "lb2"], "mail": ["m1", "m2", "m3", "m4", "m5"],
+                                                 "directory": ["ldap"]}})
+    assert sch.selectors("kill", d) == ["one-node", "minority:mail"]
+    seen = set()
+    for seed in range(20):
+        s = generate(seed, 900, 8, "kill,stop,pause", d)
+        for f in s:
+            if f.selector == "minority:mail":
+                assert set(f.target) <= {"m1", "m2", "m3", "m4", "m5"} and len(f.target) == 2, f
+                seen.add(f.target)
+            else:
+                assert len(f.target) == 1, f
+            # never more than a minority of a tier unable to serve
+            active = [g for g in s if g.at <= f.at < g.end]
+            assert sum(len(set(g.target) & {"m1", "m2", "m3", "m4", "m5"}) for g in active) <= 2
+    assert len(seen) > 3
+
+
+def test_a_design_declares_which_faults_hit_which_tier():
+    d = proxy_design(faults={"lb": ["pause"], "directory": ["ldap"], "back": ["node", "daemon"]})
+    assert d["faults"]["lb"] == ["pause"] and d["faults"]["directory"] == ["ldap-down"]
+    assert d["faults"]["back"] == ["kill", "stop", "pause", "daemon-kill"]
+    assert "isolate" in d["faults"]["front"]        # a tier not declared keeps the defaults
+    for seed in range(10):
+        for f in generate(seed, 600, 10, None, d):
+            if f.target and not f.selector.startswith("link:"):
+                t = sch.tier_of(f.target[0], d)
+                assert f.fault in d["faults"][t], f
+    only_pause = proxy_design(faults={t: ["pause"] for t in ("lb", "front", "back", "directory")})
+    with pytest.raises(ValueError, match="fault 'kill' does not apply to design proxy: it has no nodes "
+                                         "that its chaos faults allow it on"):
+        generate(1, 300, 20, "kill", only_pause)
+
+
+@pytest.mark.parametrize("chaos,words", [
+    ({"faults": {"nosuch": ["kill"]}}, "names tier 'nosuch'; the tiers are: lb, front, back, directory"),
+    ({"faults": {"lb": ["daemon-kill"]}}, "lists 'daemon-kill' for tier 'lb', but daemon-kill hits daemon targets"),
+    ({"faults": {"directory": ["nas-stall"]}}, "nas-stall hits nas targets and the servers of directory are"),
+    ({"faults": {"back": ["partition"]}}, "lists 'partition' for tier 'back'"),
+    ({"faults": {"back": ["explode"]}}, "unknown fault 'explode'"),
+])
+def test_bad_tier_fault_declarations_are_one_sentence_errors(chaos, words):
+    with pytest.raises(ValueError) as e:
+        proxy_design(**chaos)
+    assert words in str(e.value)
+    assert str(e.value).endswith(".")
+
+
+def test_a_declaration_needs_tiers():
+    with pytest.raises(ValueError, match="chaos.faults is per tier, and no node of this design has a tier"):
+        sch.design_from_meta({"nodes": {"a": {}}, "chaos": {"faults": {"x": ["kill"]}}})
+
+
+def test_tiered_schedules_replay_from_json(tmp_path):
+    s = generate(3, 300, 15, None, proxy_design())
+    back = load(s.write(tmp_path))
+    assert back == s and back.design["tiers"] and back.design["faults"]
+
+
+@pytest.mark.parametrize("design,words", [
+    ({"nodes": ["a"], "tiers": {"t": ["b"]}}, "tier 't' names 'b', which is not one of the design's nodes"),
+    ({"nodes": ["a"], "tiers": {"t": ["a"], "u": ["a"]}}, "node 'a' is in two tiers"),
+    ({"nodes": ["a"], "tiers": {"t": ["a"]}, "faults": {"u": ["kill"]}}, "faults name tier 'u'"),
+    ({"nodes": ["a"], "tiers": {"t": ["a"]}, "faults": {"t": ["link-hold"]}}, "not a fault on nodes"),
+])
+def test_bad_tiers_in_a_design(design, words):
+    with pytest.raises(ValueError) as e:
+        sch.check_design(design)
+    assert words in str(e.value)

@@ -1,4 +1,4 @@
-"""chaos.toxiproxy against a real Toxiproxy server and a TCP echo server, both on loopback."""
+"""harness.clients.toxiproxy against a real Toxiproxy server and a TCP echo server, both on loopback."""
 from __future__ import annotations
 
 import http.server
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from chaos.toxiproxy import TOXIC_TYPES, Toxiproxy, ToxiproxyError
+from harness.clients.toxiproxy import TOXIC_TYPES, Toxiproxy, ToxiproxyError
 from harness.errors import FaultError
 
 BINARY = Path(__file__).resolve().parent.parent / ".cache" / "bin" / "toxiproxy-server-v2.12.0"

@@ -26,6 +26,7 @@ CHECKERS = {
     "convergence": "convergence",
     "load": "load",
     "faults": "faults",
+    "sessions": "sessions",
 }
 
 

@@ -12,6 +12,9 @@ from ..history import Event, Op, pair
 from ..thresholds import THRESHOLDS
 
 CAP = 20  # longest list of examples in a result
+# the error of an operation the harness itself could not finish (a probe or session thread hit an
+# exception its client does not expect): recorded as ``fail``, counted like any failure
+CRASHED = "crashed"
 
 
 def threshold(name: str) -> float:
@@ -74,6 +77,11 @@ def within(value: float | None, limit: float | None, op: str) -> bool:
 def capped(items: Iterable, n: int = CAP) -> list:
     """The first ``n`` of the sorted items (JSON-friendly)."""
     return sorted(items, key=_sort_key)[:n]
+
+
+def users(items: Iterable) -> list[str]:
+    """A complete, sorted list of user names (no cap: judgements count users from it)."""
+    return sorted({addr(u) for u in items if u})
 
 
 def tokset(items: Iterable) -> dict:

@@ -11,13 +11,22 @@ would have seen, **UIDs reused** (one UID, same UIDVALIDITY, two different messa
 client's cache would show the wrong mail) and **renumbering** (a token a client saw under
 one UID now under another: it re-downloads it; legal, so only counted unless
 ``fail_on_renumbering``).
+
+The compared nodes are ``nodes`` (the topology's data nodes) or, without it, every node with a
+``final-read`` op, successful or not: a node whose final read failed is never left out, it
+makes the verdict ``unknown`` (unless a difference is already proven).
+
+``users_affected``: complete sorted lists of the users with a ``uid_reused``, a
+``uidvalidity_changed`` or a ``renumbered`` case (the example lists are capped at 20; count
+users from these).
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
 
-from .common import CAP, addr, final_reads, has_prefix, keep_prefix, mbkey, names, ops_of, tokset, value, verdict
+from .common import (CAP, addr, final_reads, has_prefix, keep_prefix, mbkey, names, ops_of, tokset, users, value,
+                     verdict)
 
 
 def check(events, *, nodes=None, min_ok=None, fail_on_renumbering=False, allow_duplicates=False,
@@ -30,7 +39,7 @@ def check(events, *, nodes=None, min_ok=None, fail_on_renumbering=False, allow_d
     if prefix:
         keep_prefix(reads, prefix)
         events = [_only_prefix(e, prefix) for e in events]
-    compared = names(nodes) or sorted(reads)
+    compared = names(nodes) or sorted(set(reads) | {str(f["node"]) for f in failed_reads})
     have = [n for n in compared if n in reads]
     ignore = {str(f).lower() for f in ignore_flags}
 
@@ -120,7 +129,9 @@ def check(events, *, nodes=None, min_ok=None, fail_on_renumbering=False, allow_d
         missing = f"need final reads of at least 2 nodes, have {len(have)}" + (
             f" (failed: {', '.join(sorted(str(f['node']) for f in failed_reads))})" if failed_reads else "")
     elif len(have) < len(compared):
-        missing = f"no final read of {', '.join(n for n in compared if n not in reads)}"
+        failed = {str(f["node"]): f["error"] for f in failed_reads}
+        missing = "no successful final read of " + ", ".join(
+            f"{n} ({failed[n]})" if n in failed else f"{n} (never read)" for n in compared if n not in reads)
     out = verdict(failures, ok=len(tokens_all), min_ok=min_ok, missing=missing)
     identical = not (missing_mailboxes or uv_mismatch or flag_count or conflicts or moved
                      or any(missing_tokens.values()))
@@ -251,5 +262,8 @@ def _client_view(events, reads, have) -> dict:
         "uidvalidity_changed": {"count": len(changes), "examples": changes[:CAP]},
         "uid_reused": {"count": len(reused), "examples": reused[:CAP]},
         "renumbered": {"count": len(renumbered), "examples": [renumbered[k] for k in sorted(renumbered)][:CAP]},
+        "users_affected": {"uid_reused": users(x["user"] for x in reused),
+                           "uidvalidity_changed": users(x["user"] for x in changes),
+                           "renumbered": users(u for (u, _mb, _t) in renumbered)},
     }
 

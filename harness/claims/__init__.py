@@ -6,7 +6,16 @@ Claims are named ``(design, claim)`` where claim is a table row
 
 Measured values are ordered No < Some < Yes. A cell *agrees* when the measurement equals the
 claim (``exceeds`` when above it), *disagrees* when below, is ``unknown`` when the evidence
-could not decide, and ``not certified`` when no test in the run evidenced it. Never green by default.
+could not decide, and ``not certified`` when no test in the run evidenced it. A claimed "No"
+is a limitation the sheet discloses: measured No *confirms* it (``confirmed``), measured above
+it is flagged for ``review`` (the sheet undersells, or the test did not exercise the
+limitation). Never green by default.
+
+Each evidence record counts according to the outcome of the test that recorded it
+(``counted``): evidence is written before a test's own asserts, so only a test that passed can
+make a cell agree, exceed or confirm; a test that failed, errored, failed as expected (strict
+xfail) or whose outcome is unknown can still show a violation; a skipped test's record does
+not count.
 
 Several measurements of one claim (two tests, or two merged runs) combine to the weakest
 known value. When some of them are ``unknown`` the cell is *partial*: it can still disagree
@@ -23,6 +32,9 @@ import yaml
 DATA = Path(__file__).with_name("claims.yaml")
 ORDER = {"No": 0, "Some": 1, "Yes": 2}
 VALUES = ("Yes", "Some", "No", "unknown")
+# outcome of the test that recorded a piece of evidence (junit.xml for pytest, the chaos runner's own)
+OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
+AGREEMENTS = ("agree", "exceeds", "confirmed", "review", "disagree", "unknown", "not certified")
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class Catalogue:
     prose: dict
     claims: dict[tuple[str, str], Claim] = field(default_factory=dict)
     source: str = ""
+    named_only: list[dict] = field(default_factory=list)   # [{title, note}]: named by the sheet, never described
 
     def get(self, design: str, claim: str) -> Claim:
         try:
@@ -82,11 +95,21 @@ def _value(v) -> str:
     return str(v)
 
 
+def _named_only(items) -> list[dict]:
+    """Architectures the sheet names but never describes: [{title, note}], nothing to certify."""
+    out = []
+    for i, it in enumerate(items or []):
+        if not isinstance(it, dict) or not it.get("title") or not it.get("note"):
+            raise ValueError(f"claims.yaml: named_only[{i}] needs a title and a note")
+        out.append({"title": str(it["title"]), "note": str(it["note"])})
+    return out
+
+
 @lru_cache(maxsize=None)
 def catalogue(path: Path = DATA) -> Catalogue:
     doc = yaml.safe_load(Path(path).read_text())
     cat = Catalogue(designs=doc["designs"], rows=doc["rows"], prose=doc.get("prose") or {},
-                    source=str(doc.get("source", "")))
+                    source=str(doc.get("source", "")), named_only=_named_only(doc.get("named_only")))
     for row_id, row in doc["rows"].items():
         for design, c in row["claims"].items():
             value = _value(c["value"])
@@ -123,40 +146,98 @@ def combine(measured: list[str]) -> tuple[str, bool]:
     return worst, len(known) < len(measured)
 
 
+def counted(claimed: str, measured: str | None, outcome: str | None) -> str | None:
+    """What one evidence record counts as in its cell, given the outcome of the test that recorded it.
+
+    - ``passed``: its measurement.
+    - ``failed``, ``error``, ``xfailed`` (an expected failure), or an unknown outcome (None or
+      any value outside OUTCOMES: no junit.xml, a test junit.xml does not list, a driver that did not
+      say): its measurement when it is below the claim (a violation seen is a violation, and a strict
+      expected failure that measured the claim not kept shows it as such); otherwise ``unknown``, since
+      the test's own asserts may have failed after the record was written, so it can never make a cell
+      agree, exceed or confirm.
+    - ``skipped``: None, it does not count at all.
+    """
+    if outcome == "skipped":
+        return None
+    if measured not in ORDER:
+        return "unknown"
+    if outcome == "passed" or ORDER[measured] < ORDER[claimed]:
+        return measured
+    return "unknown"
+
+
 def agreement(claimed: str, measured: str | None, partial: bool = False) -> str:
-    """agree / exceeds / disagree / unknown / not certified."""
+    """agree / exceeds / confirmed / review / disagree / unknown / not certified.
+
+    ``measured`` is the combined value of the records that count (``combine`` over ``counted``),
+    None when none counts. Below the claim disagrees, also when partial. A claimed "No" measured No
+    is ``confirmed`` (the disclosed limitation was seen, also when partial); measured above a claimed
+    "No" is ``review``, never plain green. Otherwise a partial measurement is ``unknown``."""
     if measured is None:
         return "not certified"
     if measured not in ORDER:
         return "unknown"
     if ORDER[measured] < ORDER[claimed]:
         return "disagree"
+    if claimed == "No" and measured == "No":
+        return "confirmed"
     if partial:
         return "unknown"  # the known measurements satisfy the claim, the others could not decide
+    if claimed == "No":
+        return "review"
     return "agree" if ORDER[measured] == ORDER[claimed] else "exceeds"
 
 
+def _discounted(evidence: list[dict]) -> list[dict]:
+    """Records whose measurement did not count because their test did not pass."""
+    return [e for e in evidence if e.get("counts_as") == "unknown" and e.get("measured") in ORDER]
+
+
+_DID = {"failed": "failed", "error": "errored", "xfailed": "failed as expected", None: "has no known outcome"}
+
+
 def reason(claimed: str, measured: str | None, partial: bool, evidence: list[dict]) -> str:
-    """One sentence saying why a cell has its agreement label."""
+    """One sentence saying why a cell has its agreement label (``evidence`` as ``verdicts`` marks it)."""
     if measured is None:
+        if evidence:
+            return "its only measurements came from skipped tests, which do not count"
         return "no test in this run evidenced this claim"
-    n = len(evidence)
-    unknown = sum(1 for e in evidence if e.get("measured") not in ORDER)
+    used = [e for e in evidence if e.get("counts_as", e.get("measured")) is not None]
+    n = len(used)
+    unknown = sum(1 for e in used if e.get("counts_as", e.get("measured")) not in ORDER)
     of = f"{n} measurement{'s' if n != 1 else ''}"
+    skipped = len(evidence) - n
+    tail = f"; {skipped} from skipped tests not counted" if skipped else ""
+    disc = _discounted(used)
+    if disc:
+        how = sorted({_DID.get(e.get("outcome"), _DID[None]) for e in disc})
+        why = (f" ({len(disc)} from a test that {' or '.join(how)}: such a measurement can show a violation but "
+               f"cannot make a claim hold)")
+    else:
+        why = ""
     if measured not in ORDER:
-        return f"{of}, none could decide (too little evidence or the check could not run)"
+        return f"{of}, none could decide{why or ' (too little evidence or the check could not run)'}{tail}"
     a = agreement(claimed, measured, partial)
     if a == "disagree":
-        return f"claimed {claimed}, measured {measured} ({of}; the weakest counts)"
+        return f"claimed {claimed}, measured {measured} ({of}; the weakest counts){tail}"
+    if a == "confirmed":
+        return f"claimed No, measured No: the limitation the sheet discloses is confirmed ({of}){tail}"
     if a == "unknown":
-        return f"{unknown} of {of} could not decide; the others measured {measured}"
+        return f"{unknown} of {of} could not decide{why}; the others measured {measured}{tail}"
+    if a == "review":
+        return (f"claimed No, measured {measured}: better than the sheet discloses; review whether the test "
+                f"exercised the limitation ({of}){tail}")
     if a == "exceeds":
-        return f"claimed {claimed}, measured {measured}: better than claimed ({of})"
-    return f"claimed {claimed}, measured {measured} ({of})"
+        return f"claimed {claimed}, measured {measured}: better than claimed ({of}){tail}"
+    return f"claimed {claimed}, measured {measured} ({of}){tail}"
 
 
 def verdicts(evidence: list[dict], designs: list[str] | None = None) -> list[dict]:
-    """One cell per claim of the given designs: claimed, measured, agreement and the evidence."""
+    """One cell per claim of the given designs: claimed, measured, agreement and the evidence.
+
+    Each evidence dict is ``{design, claim, test, measured, ...}`` plus ``outcome`` (one of OUTCOMES,
+    absent or None when unknown); the cell's evidence is a copy of each with ``counts_as`` (``counted``)."""
     cat = catalogue()
     by_claim: dict[tuple[str, str], list[dict]] = {}
     for ev in evidence:
@@ -165,9 +246,11 @@ def verdicts(evidence: list[dict], designs: list[str] | None = None) -> list[dic
     for (design, cid), claim in cat.claims.items():
         if designs is not None and design not in designs:
             continue
-        evs = by_claim.get((design, cid), [])
-        if evs:
-            measured, partial = combine([e.get("measured", "unknown") for e in evs])
+        evs = [{**e, "counts_as": counted(claim.value, e.get("measured"), e.get("outcome"))}
+               for e in by_claim.get((design, cid), [])]
+        used = [e["counts_as"] for e in evs if e["counts_as"] is not None]
+        if used:
+            measured, partial = combine(used)
         else:
             measured, partial = None, False
         cells.append({"design": design, "claim": cid, "kind": claim.kind, "label": claim.label,

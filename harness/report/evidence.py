@@ -147,6 +147,7 @@ def evidence_item(ev: dict, runs: dict[str, Run], prefixes: dict[str, str], merg
     head = (f'<div class="evhead">{tlink} {out} <span class="k">measured</span> <b>{e(m)}</b>'
             + (f' <span class="muted">· run <code>{e(ev.get("run"))}</code></span>' if merged else "") + "</div>")
     note = f'<p class="note">{e(ev["note"])}</p>' if ev.get("note") else ""
+    note = counts_as_note(ev) + note
     refs = []
     if run is not None:
         idx = [i for i, c in enumerate(run.checks) if c.get("test") == test and c.get("checker") in (ev.get("checks") or [])]
@@ -167,6 +168,17 @@ def evidence_item(ev: dict, runs: dict[str, Run], prefixes: dict[str, str], merg
     if logs:
         refs_html += f'<div class="refs"><span class="k">logs</span> {logs}</div>'
     return f'<div class="evitem">{head}{note}{numbers_table(ev.get("numbers") or {})}{refs_html}</div>'
+
+
+def counts_as_note(ev: dict) -> str:
+    """Why a record counts as something else than it measured (``claims.counted``), or ""."""
+    if "counts_as" not in ev or ev["counts_as"] == ev.get("measured"):
+        return ""
+    if ev["counts_as"] is None:
+        return '<p class="note t-nc">Not counted: the test was skipped.</p>'
+    who = f"the test {ev['outcome']}" if ev.get("outcome") else "the test's outcome is unknown"
+    return (f'<p class="note t-unk">Counts as {e(ev["counts_as"])}: {e(who)}, and a test that did not pass can show a '
+            f'violation but cannot make a claim hold (its record is written before its own asserts).</p>')
 
 
 def cell_card(c: dict, runs: dict[str, Run], prefixes: dict[str, str], merged: bool) -> str:
@@ -256,9 +268,9 @@ def test_block(run: Run, nodeid: str, res, prefix: str, cells_by_test: dict) -> 
     if span:
         facts.append(f"t = {e(num(round(span[0], 2)))}–{e(num(round(span[1], 2)) if span[1] is not None else '…')} s")
     msg = ""
-    if res and res.outcome in ("failed", "error", "skipped") and (res.message or res.detail):
+    if res and res.outcome in ("failed", "error", "skipped", "xfailed") and (res.message or res.detail):
         msg = f'<p class="msg t-{OUTCOME[res.outcome][0]}">{e(res.message)}</p>'
-        if res.detail and res.outcome != "skipped":
+        if res.detail and res.outcome not in ("skipped", "xfailed"):
             msg += f'<details><summary>traceback</summary><pre>{e(res.detail)}</pre></details>'
     cl = cells_by_test.get((run.key, nodeid), [])
     claims = ""

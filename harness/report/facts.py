@@ -38,7 +38,8 @@ def reproduce(meta: dict) -> str:
     overrides = opts.get("overrides") or []
     label = str(meta.get("label") or "")
     if label.startswith("certify-"):
-        cmd = ["mailha", "certify", label.removeprefix("certify-")]
+        # certify-<design|all>-<token> (older runs: certify-<design>); design names have no hyphen
+        cmd = ["mailha", "certify", label.removeprefix("certify-").split("-")[0]]
         for o in overrides:
             cmd += ["--override", str(o)]
         for t in changed:

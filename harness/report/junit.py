@@ -1,9 +1,10 @@
 """JUnit XML: reading pytest's ``junit.xml`` and writing ``claims-junit.xml``.
 
 ``claims-junit.xml`` has one testcase per claim: classname = design, name = claim id; a
-``failure`` when the measurement disagrees with the claim, ``skipped`` when it is unknown or
-not certified. Numbers and thresholds go to ``system-out`` (per-testcase ``properties`` are
-not clean xunit2, see pytest PR #7773); run facts are suite-level properties.
+``failure`` when the measurement disagrees with the claim, ``skipped`` when it is unknown, not
+certified or to review (measured above a claimed "No"); agree, exceeds and confirmed pass.
+Numbers and thresholds go to ``system-out`` (per-testcase ``properties`` are not clean
+xunit2, see pytest PR #7773); run facts are suite-level properties.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HARNESS_MARKERS = ("FaultError", "HostError", "harness.errors.")
-RANK = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "error": 2, "failed": 3}
 
 
 @dataclass
@@ -21,7 +22,7 @@ class TestResult:
     nodeid: str
     classname: str
     name: str
-    outcome: str          # passed / failed / error / skipped
+    outcome: str          # passed / failed / error / skipped / xfailed (a strict or plain expected failure)
     time: float = 0.0
     message: str = ""
     detail: str = ""
@@ -62,6 +63,8 @@ def read_pytest_junit(path: Path, known: list[str] = ()) -> tuple[list[TestResul
             new = {"failure": "failed", "error": "error", "skipped": "skipped"}.get(child.tag)
             if new is None:
                 continue
+            if new == "skipped" and child.get("type") == "pytest.xfail":
+                new = "xfailed"  # pytest writes an expected failure as skipped with this type
             if child.tag == "error":
                 m = re.search(r"failed on (setup|teardown)", child.get("message", "") or "")
                 phase = m.group(1) if m else "call"
@@ -112,8 +115,12 @@ def claims_junit(summary: dict) -> ET.Element:
                  + (" (partial)" if c.get("partial") else ""),
                  f"agreement: {c['agreement']} ({c['reason']})", f"what mailha measures: {c.get('measure') or '-'}"]
         for ev in c.get("evidence", []):
+            counts_as = ev.get("counts_as", ev.get("measured"))
             lines.append(f"- {ev.get('test')} [run {ev.get('run')}]: measured {ev.get('measured')}"
-                         + (f" ({ev['outcome']})" if ev.get("outcome") else "") + (f": {ev['note']}" if ev.get("note") else ""))
+                         + (f" ({ev['outcome']})" if ev.get("outcome") else " (no test outcome)")
+                         + ("" if counts_as == ev.get("measured") else
+                            " — not counted (skipped test)" if counts_as is None else f" — counts as {counts_as}")
+                         + (f": {ev['note']}" if ev.get("note") else ""))
             for k, n in (ev.get("numbers") or {}).items():
                 lines.append("    " + _num_line(k, n))
         a = c["agreement"]
@@ -122,8 +129,8 @@ def claims_junit(summary: dict) -> ET.Element:
             claimed = c["claimed"] if c["kind"] == "prose" else c["as_written"]
             f = ET.SubElement(tc, "failure", type="disagree", message=f"claimed {claimed}, measured {c['measured']}")
             f.text = c["reason"]
-        elif a in ("unknown", "not certified"):
-            counts["skipped"] += 1
+        elif a in ("unknown", "not certified", "review"):
+            counts["skipped"] += 1  # never reported as passing
             why = "not certified in this run" if c.get("design_not_run") else c["reason"]
             ET.SubElement(tc, "skipped", type=a.replace(" ", "-"), message=f"{a}: {why}")
         out = ET.SubElement(tc, "system-out")

@@ -1,4 +1,5 @@
-"""The claims matrix: the seed's table, rows × the five designs, claimed vs measured."""
+"""The claims matrix: the seed's table, rows × the five designs, claimed vs measured; under it,
+one line per architecture the sheet names but never describes (``named_only`` in claims.yaml)."""
 from __future__ import annotations
 
 from ..claims import catalogue
@@ -71,13 +72,13 @@ def render(summary: dict) -> str:
     for d in designs:
         pc = [c for c in summary["cells"] if c["design"] == d and c["kind"] == "prose"]
         parts = []
-        for a in ("disagree", "unknown", "agree", "exceeds", "not certified"):
+        for a in ("disagree", "unknown", "review", "agree", "confirmed", "exceeds", "not certified"):
             n = sum(1 for c in pc if c["agreement"] == a)
             if n:
                 cls, sym, text = AGREE[a]
                 parts.append(f'<li class="t-{cls}"><span aria-hidden="true">{sym}</span> {n} {e(text)}</li>')
         # green only when every prose claim of the design was measured and holds
-        worst = next((a for a in ("disagree", "unknown", "not certified", "agree", "exceeds")
+        worst = next((a for a in ("disagree", "unknown", "not certified", "review", "agree", "confirmed", "exceeds")
                       if any(c["agreement"] == a for c in pc)), "not certified")
         if d not in in_run:
             worst = "not certified"
@@ -89,4 +90,9 @@ def render(summary: dict) -> str:
     head = "".join(design_header(d, d in in_run, summary["counts_by_design"].get(d, {})) for d in designs)
     return (f'<table class="matrix" id="{slug("matrix")}"><thead><tr><th scope="col" class="corner">'
             f'<span class="k">Seed table row</span><span class="src">{e(cat.source)}</span></th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+            f'<tbody>{"".join(rows)}</tbody></table>{named_only(cat.named_only)}')
+
+
+def named_only(items: list[dict]) -> str:
+    """One line per architecture the sheet names but never describes: said, not left out."""
+    return "".join(f'<p class="namedonly"><b>{e(it["title"])}</b>: {e(it["note"])}.</p>' for it in items)

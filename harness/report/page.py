@@ -5,7 +5,7 @@ import datetime as _dt
 from pathlib import Path
 
 from .. import __version__
-from ..claims import catalogue
+from ..claims import AGREEMENTS, catalogue
 from ..errors import EXIT_HARNESS, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATED
 from ..thresholds import THRESHOLDS
 from . import charts, evidence, facts, matrix
@@ -25,7 +25,7 @@ VERDICT = {
 def _header(summary: dict, runs: list[Run]) -> str:
     cat = catalogue()
     cls, sym, text = VERDICT.get(summary["exit_code"], VERDICT[EXIT_HARNESS])
-    measured = sum(summary["counts"][a] for a in ("agree", "exceeds", "disagree", "unknown"))
+    measured = sum(summary["counts"].get(a, 0) for a in AGREEMENTS if a != "not certified")
     if summary["exit_code"] == EXIT_OK and not measured:
         cls, sym, text = "v-unk", "–", "No claim was measured in this run"
     m = runs[0].meta if runs else {}
@@ -36,17 +36,18 @@ def _header(summary: dict, runs: list[Run]) -> str:
     else:
         sub = f'merged from {len(runs)} runs: ' + ", ".join(f"<code>{e(r.run_id)}</code>" for r in runs)
     reasons = "".join(f'<li><span class="rc">exit {r["exit_code"]}</span> {e(r["text"])}</li>' for r in summary["reasons"]) \
-        or ("<li>Every claim measured in this run agrees with (or exceeds) its claim.</li>" if measured else
+        or ("<li>Every claim measured in this run agrees with (or exceeds) its claim, or confirms a limitation the "
+            "sheet discloses.</li>" if measured else
             "<li>No test recorded a claim measurement, so every cell is <i>not certified</i>.</li>")
     c = summary["counts"]
-    chips = "".join(f'<li class="t-{AGREE[a][0]}"><b>{c[a]}</b> <span aria-hidden="true">{AGREE[a][1]}</span> {e(AGREE[a][2])}</li>'
-                    for a in ("agree", "exceeds", "disagree", "unknown", "not certified"))
+    chips = "".join(f'<li class="t-{AGREE[a][0]}"><b>{c.get(a, 0)}</b> <span aria-hidden="true">{AGREE[a][1]}</span> {e(AGREE[a][2])}</li>'
+                    for a in AGREEMENTS if c.get(a) or a not in ("confirmed", "review"))
     nr = [d for d in cat.design_ids() if d not in summary["designs_in_run"]]
     if nr:
         chips += f'<li class="t-plain">{len(nr)} of {len(cat.designs)} designs not certified in this run</li>'
     t = summary["tests"]
     chips += (f'<li class="t-plain">tests: {t["passed"]} passed · {t["failed"]} failed · {t["error"]} errors · '
-              f'{t["skipped"]} skipped</li>')
+              f'{t["skipped"]} skipped' + (f' · {t["xfailed"]} expected failures' if t.get("xfailed") else "") + '</li>')
     return (f'<header class="top"><div class="wrap"><div class="brand">mailha compliance report</div>'
             f'<h1>{e(cat.source.split(",")[0] or "Claims")}: claimed vs measured</h1><p class="sub">{sub}</p>'
             f'<div class="verdictrow"><div class="verdict {cls}"><span class="big"><span aria-hidden="true">{sym}</span> {e(text)}</span>'
@@ -76,7 +77,7 @@ def _design_section(design: str, summary: dict, runs: list[Run], by_key: dict, p
     cells = [c for c in summary["cells"] if c["design"] == design]
     cnt = summary["counts_by_design"].get(design, {})
     chips = " ".join(f'<span class="badge b-{AGREE[a][0]}"><span aria-hidden="true">{AGREE[a][1]}</span> {cnt.get(a, 0)} {e(AGREE[a][2])}</span>'
-                     for a in ("agree", "exceeds", "disagree", "unknown", "not certified") if cnt.get(a))
+                     for a in AGREEMENTS if cnt.get(a))
     parts = [f'<section class="panel design" id="design-{design}"><h2><span class="num">{e(d.get("numeral", ""))}</span>'
              f'{e(d.get("title", design))}</h2><p class="dsum">{chips}</p>']
     for run in runs:
@@ -149,6 +150,9 @@ def _legend() -> str:
     items = [
         ("agree", "the measurement equals the claimed value"),
         ("exceeds", "the measurement is better than claimed (e.g. claimed Some, measured Yes)"),
+        ("confirmed", "the sheet claims No (a limitation it discloses) and the run measured No"),
+        ("review", "the sheet claims No but the run measured better: not a violation, but flagged, since the sheet "
+                   "undersells or the test did not exercise the limitation"),
         ("disagree", "the measurement is below the claim: the claim is violated"),
         ("unknown", "the evidence could not decide (too few operations, a check could not run), or only part of it could"),
         ("not certified", "no test in the run measured it; never shown as passing"),
@@ -158,9 +162,13 @@ def _legend() -> str:
     return (f'<div class="legendgrid">{rows}</div><p>Measured values are ordered <b>No &lt; Some &lt; Yes</b>. Several '
             f'measurements of one claim (two tests, or merged runs) combine to the weakest; when some could not decide, the cell '
             f'cannot agree and stays unknown. A <b>No</b> in the seed is a claim too: it is certified with evidence (e.g. which '
-            f'users lose access when a proxy back end dies). Every number is shown next to the threshold it was held against; '
+            f'users lose access when a proxy back end dies). Evidence is recorded before a test\'s own asserts, so it counts '
+            f'by the test\'s outcome: only a test that passed can make a cell agree, exceed or confirm; a test that failed, '
+            f'errored or failed as expected (xfail), or whose outcome is unknown, counts only when it shows a violation; a '
+            f'skipped test does not count. Every number is shown next to the threshold it was held against; '
             f'thresholds are listed under run facts and can be set with <code>--mailha-threshold NAME=VALUE</code>.</p>'
-            f'<p>Exit codes: 0 every checked claim agrees · 1 a claim is violated or a test failed · 2 usage error · '
+            f'<p>Exit codes: 0 every checked claim agrees, exceeds or confirms a disclosed limitation (claims to review are '
+            f'listed among the reasons) · 1 a claim is violated or a test failed · 2 usage error · '
             f'3 harness error (a test errored, a cluster did not come up, a fault was not applied, the run did not finish) · '
             f'4 nothing violated but some verdicts unknown.</p>')
 

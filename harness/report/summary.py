@@ -4,14 +4,21 @@ Exit code (harness/errors.py, docs/exit-codes.md), the first that applies:
 1 a claim disagrees with its measurement or a test failed; 3 the harness could not do its
 job (a test errored, a cluster did not come up, a fault was not applied or healed, the run
 did not finish); 2 pytest reported a usage error or collected no tests; 4 nothing violated
-but some verdicts are unknown; 0 every checked claim agrees or exceeds.
+but some verdicts are unknown; 0 every checked claim agrees, exceeds or confirms a disclosed
+limitation. A claimed "No" measured better (``review``) changes no exit code but is listed
+among the reasons with code 0, so it is never silently green. An expected failure (xfailed) is
+not a failed test, but a claim its evidence shows violated still disagrees (exit 1).
+
+Each evidence record carries the outcome of the test that recorded it (``outcome``): from
+junit.xml when it lists the test, else the record's own (the chaos runner sets it), else None
+(unknown). ``claims.counted`` says what each outcome lets a record count as.
 """
 from __future__ import annotations
 
 import datetime as _dt
 
 from .. import __version__
-from ..claims import ORDER, catalogue, verdicts
+from ..claims import AGREEMENTS, ORDER, OUTCOMES, catalogue, verdicts
 from ..errors import EXIT_HARNESS, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATED
 from .data import Run, declared_claims, designs_of, fault_windows, ops_of
 
@@ -23,7 +30,15 @@ MEANING = {
     EXIT_UNKNOWN: "nothing violated, but some verdicts are unknown",
 }
 PRECEDENCE = (EXIT_VIOLATED, EXIT_HARNESS, EXIT_USAGE, EXIT_UNKNOWN)
-AGREEMENTS = ("agree", "exceeds", "disagree", "unknown", "not certified")
+
+
+def outcome_of(ev: dict, result) -> str | None:
+    """The outcome of the test that recorded ``ev``: junit.xml's when it lists the test (``result``),
+    else the record's own ``outcome`` when it is one of OUTCOMES, else None (unknown)."""
+    if result is not None:
+        return result.outcome
+    own = ev.get("outcome")
+    return own if own in OUTCOMES else None
 
 
 def collect_evidence(runs: list[Run]) -> tuple[list[dict], dict, list[str]]:
@@ -42,7 +57,7 @@ def collect_evidence(runs: list[Run]) -> tuple[list[dict], dict, list[str]]:
                 problems.append(f"run {r.run_id}: claims.json names unknown claim {key[0]}.{key[1]}; it is ignored")
                 continue
             res = results.get(ev.get("test"))
-            evidence.append({**ev, "run": r.run_id, "run_key": r.key, "outcome": res.outcome if res else None})
+            evidence.append({**ev, "run": r.run_id, "run_key": r.key, "outcome": outcome_of(ev, res)})
             recorded.add((ev.get("test"), *key))
         # claims a test declares but did not record (needs the plugin to log markers)
         for nodeid, claims in declared_claims(r.events).items():
@@ -96,7 +111,8 @@ def build(runs: list[Run]) -> dict:
     if bad:
         reasons.append((EXIT_VIOLATED, f"{len(bad)} claim{'s' if len(bad) != 1 else ''} violated: " + "; ".join(
             f"{c['design']}.{c['claim']} (claimed {c['claimed']}, measured {c['measured']})" for c in bad)))
-    tests = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0, "junit": all(r.tests is not None for r in runs)}
+    tests = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0, "xfailed": 0,
+             "junit": all(r.tests is not None for r in runs)}
     failed, harness_failed, errored = [], [], []
     for r in runs:
         for t in r.tests or []:
@@ -152,6 +168,11 @@ def build(runs: list[Run]) -> dict:
     if unk:
         reasons.append((EXIT_UNKNOWN, f"{len(unk)} verdict{'s' if len(unk) != 1 else ''} unknown: "
                         + "; ".join(f"{c['design']}.{c['claim']}" for c in unk)))
+    review = [c for c in cells if c["agreement"] == "review"]
+    if review:
+        reasons.append((EXIT_OK, f"{len(review)} claim{'s' if len(review) != 1 else ''} to review (measured better than a "
+                        "disclosed No): " + "; ".join(f"{c['design']}.{c['claim']} (claimed No, measured {c['measured']})"
+                                                      for c in review)))
     code = _exit(reasons)
 
     counts = {a: 0 for a in AGREEMENTS}
@@ -188,6 +209,7 @@ def build(runs: list[Run]) -> dict:
         "exit_meaning": MEANING[code],
         "reasons": [{"exit_code": c, "text": t} for c, t in reasons],
         "designs_in_run": in_run,
+        "named_only": cat.named_only,
         "counts": counts,
         "counts_by_design": per_design,
         "tests": tests,

@@ -10,6 +10,8 @@ from urllib.parse import quote
 AGREE = {
     "agree": ("ok", "✓", "agrees"),
     "exceeds": ("ex", "✓", "exceeds claim"),
+    "confirmed": ("cf", "✓", "limitation confirmed"),
+    "review": ("rv", "!", "exceeds a No: review"),
     "disagree": ("bad", "✗", "disagrees"),
     "unknown": ("unk", "?", "unknown"),
     "not certified": ("nc", "–", "not certified"),
@@ -19,6 +21,7 @@ OUTCOME = {
     "failed": ("bad", "✗", "failed"),
     "error": ("err", "!", "error"),
     "skipped": ("nc", "–", "skipped"),
+    "xfailed": ("nc", "✗", "expected failure"),
     None: ("unk", "?", "no outcome"),
 }
 VALID = {"pass": ("ok", "✓", "pass"), "fail": ("bad", "✗", "fail"), "unknown": ("unk", "?", "unknown")}

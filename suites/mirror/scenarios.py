@@ -7,84 +7,17 @@ test_variants.py calls them on broken variants and requires the right claim to f
 from __future__ import annotations
 
 import random
-import re
-import time
 
-from harness import e2e, observers
-from harness.certification import Certifier, from_check, gaps, num, users_noticing, verdict, within
+from harness import observers
+from harness.certification import Certifier, from_check, num, verdict
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
+from harness.judgements import (failover_gaps, load_by_node, no_loss, node_loss, protocols_work, replicas_converged,
+                                single_holder, users_unaware)
 from harness.observers import LagProbe
-from harness.history import ops as history_ops
+from harness.errors import WaitTimeout
+from harness.wait import Not, until
 from harness.workload import Mix
-
-
-# -- shared judgements -------------------------------------------------------------------------
-def protocols_work(cert: Certifier, sc, label: str) -> dict:
-    """SMTP/POP/IMAP/Webmail claims from an end-to-end round trip through the endpoints."""
-    res = e2e.roundtrip(sc.topo, cert.h, f"mh-{sc.tag}-e2e{re.sub('[^a-z0-9]', '', label)}")
-    for proto, claim in e2e.PROTO_CLAIM.items():
-        r = res.get(proto)
-        if r is None:
-            cert.claim(claim, "unknown", reasons=[f"{proto}: not tried ({'SMTP failed' if proto != 'smtp' else 'no endpoint'})"])
-            continue
-        cert.claim(claim, verdict(r["ok"]), numbers={f"{proto}_roundtrip_{label}": num(r["seconds"], "s")},
-                   reasons=[] if r["ok"] else [f"{proto} {label}: {r['error']}"], checks=["e2e"])
-    return res
-
-
-def no_loss(cert: Certifier, sc, **options) -> dict:
-    """Every acknowledged message on every replica and nothing unexpected. Duplicates (Postfix
-    delivers at least once: a crash between LMTP's answer and the queue update redelivers) are
-    counted honestly but judged under users_unaware, not as data loss."""
-    options.setdefault("allow_duplicates", True)
-    # a deleted message that comes back (dsync merging after a partition) is no data loss: its
-    # user notices, so it counts under users_unaware; here it is a number
-    options.setdefault("fail_on_resurrected", False)
-    m = cert.check("messages", sc, **options)
-    t = m.get("totals", {})
-    resurrected = sum(x.get("count", 0) for x in (m.get("resurrected") or {}).values())
-    cert.claim("data_redundancy", from_check(m), checks=["messages"], numbers={
-        "acked": num(t.get("acked")), "lost": num(t.get("lost"), "", 0), "duplicated": num(t.get("duplicated")),
-        "resurrected": num(resurrected)}, reasons=m.get("reasons"))
-    return m
-
-
-def failover_gaps(cert: Certifier, sc, bound: float, claim: str, label: str) -> dict:
-    """Longest gap a client saw per protocol through the VIP, against ``bound``."""
-    a = cert.check("availability", sc, bound_s=bound)
-    nums, reasons = gaps(a, bound, label)
-    for proto, d in sorted(a.get("protos", {}).items()):
-        nums[f"{proto}_failed_probes_{label}"] = num(d.get("failed"))
-    value = "unknown" if a["valid"] == "unknown" else ("Yes" if not reasons else "No")
-    cert.claim(claim, value, numbers=nums, reasons=reasons or ([] if value != "unknown" else a.get("reasons")),
-               checks=["availability"])
-    return a
-
-
-def single_holder(cert: Certifier, sc, claim: str) -> dict:
-    s = cert.check("split_brain", sc)
-    split = [iv for v in (s.get("vips") or {}).values() for iv in v.get("split_intervals", [])]
-    cert.claim(claim, from_check(s), checks=["split_brain"], numbers={
-        "max_vip_holders": num(max([len(iv["holders"]) for iv in split] or [1]), "", 1),
-        "split_brain_s": num(s.get("split_brain_s"), "s", 0),
-        "longest_handover_s": num(s.get("longest_handover_s"), "s", s.get("handover_s"))},
-        reasons=s.get("reasons"))
-    return s
-
-
-def replicas_converged(cert: Certifier, sc, claim: str, after: str = "end") -> dict:
-    # duplicates (Postfix delivers at least once) are counted under users_unaware, not here
-    r = cert.check("replicas", sc, allow_duplicates=True)
-    c = cert.check("convergence", sc, bound_s=cert.thresholds["converge_s"])
-    ok = r["valid"] == "pass" and c["valid"] == "pass"
-    cert.claim(claim, "unknown" if "unknown" in (r["valid"], c["valid"]) and not ok and "fail" not in (r["valid"], c["valid"])
-               else verdict(ok), checks=["replicas", "convergence"], numbers={
-                   f"converge_s_{after}": num((c.get("max_s") or {}).get("value"), "s", cert.thresholds["converge_s"]),
-                   "uid_renumbered": num((r.get("totals") or {}).get("renumbered")),
-                   "replica_differences": num((r.get("totals") or {}).get("missing"), "", 0)},
-               reasons=(r.get("reasons") or []) + (c.get("reasons") or []))
-    return r
 
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -96,12 +29,7 @@ def basic(cert: Certifier, seconds: float = 8.0):
     protocols_work(cert, sc, "steady")
     no_loss(cert, sc)
     # workload sessions only: probes all target the VIP by construction
-    load = cert.check("load", sc, f=("send", "read", "pop-read", "webmail-list", "session"),
-                      nodes=sc.topo.node_names, expect=None)
-    shares = {f"{p}_share_{n}": num(v["share"]) for p, d in load.get("protos", {}).items()
-              for n, v in d.get("nodes", {}).items()}
-    cert.claim("load_sharing", load.get("measured", "unknown"), numbers=shares, checks=["load"],
-               reasons=[f"spread over several nodes: {', '.join(p for p, d in load.get('protos', {}).items() if d.get('spread'))}"])
+    load_by_node(cert, sc)
     return cert.finish()
 
 
@@ -149,11 +77,24 @@ def read_either(cert: Certifier, samples: int = 15):
     return cert.finish()
 
 
+def _settled(pred, timeout: float, what: str):
+    """``pred() -> (done, still_wrong)`` polled until done or ``timeout``: what is still wrong then."""
+    last = {}
+
+    def once():
+        done, wrong = pred()
+        last["wrong"] = wrong
+        return done or Not(str(wrong)[:200])
+    try:
+        until(once, timeout=timeout, interval=0.2, what=what)
+    except WaitTimeout:
+        pass
+    return last.get("wrong")
+
+
 def _wait_visible(cert, topo, user, pw, tokens, timeout) -> dict[str, list]:
     """Wait until every token is in the user's INBOX on every data node; what is still missing."""
-    t0 = time.monotonic()
-    missing = {}
-    while True:
+    def check():
         missing = {}
         for n in topo.data_nodes():
             try:
@@ -161,15 +102,12 @@ def _wait_visible(cert, topo, user, pw, tokens, timeout) -> dict[str, list]:
             except Exception:
                 have = set()
             missing[n.name] = [t for t in tokens if t not in have]
-        if not any(missing.values()) or time.monotonic() - t0 > timeout:
-            return missing
-        time.sleep(0.2)
+        return not any(missing.values()), missing
+    return _settled(check, timeout, f"{len(tokens)} messages on every replica")
 
 
 def _wait_changes(cert, topo, user, pw, *, flagged, moved, expunged, timeout) -> list[str]:
-    t0 = time.monotonic()
-    problems = []
-    while True:
+    def check():
         problems = []
         for n in topo.data_nodes():
             try:
@@ -185,71 +123,33 @@ def _wait_changes(cert, topo, user, pw, *, flagged, moved, expunged, timeout) ->
                 problems.append(f"{n.name}: move made on the other node not visible")
             if expunged in inbox:
                 problems.append(f"{n.name}: expunge made on the other node not visible")
-        if not problems or time.monotonic() - t0 > timeout:
-            return problems
-        time.sleep(0.2)
+        return not problems, problems
+    return _settled(check, timeout, "a flag, a move and an expunge on every replica")
 
 
-def failover(cert: Certifier, fault: str, hold: float = 8.0):
-    """The active server fails (``kill``/``stop``/``pause``): clients fail over to the other through
-    the VIP within the no-interruption bound, lose no mail, and reconnect to the same mailbox state."""
+def failover(cert: Certifier, fault: str, target: str = "vip-holder", hold: float = 8.0):
+    """A server fails (``kill``/``stop``/``pause``; by default the active one): clients fail over to
+    the other through the VIP within the no-interruption bound, lose no mail, and reconnect to the
+    same mailbox state; every VIP the failed server held moves to the survivor. The failed server
+    comes back and resyncs by itself (failback is measured too)."""
     bound = cert.thresholds["no_interruption_s"]
     with cert.scenario() as sc:
         sc.steady(4)
-        with sc.fault(fault, "vip-holder"):
+        node = sc.nemesis.resolve(target)
+        with sc.fault(fault, node):
             sc.wait(hold)
         sc.steady(8)  # the recovered node resyncs, then takes its VIP back (failback is measured too)
     cert.faults_applied(sc)
-    a = failover_gaps(cert, sc, bound, "failover_no_interruption", fault)
-    m = no_loss(cert, sc)
-    if m["valid"] == "fail":
-        cert.claim("failover_no_interruption", "No", reasons=["acknowledged mail lost across the failover"])
-    # no single point of failure / processing redundancy: every service came back on the survivor
-    served = {p: d.get("answered_by", {}) for p, d in a.get("protos", {}).items()}
-    survivors_served = all(len([n for n, c in by.items() if c]) >= 2 for by in served.values()) if served else False
-    gaps_ok = all(within((d.get("longest_gap") or {}).get("value"), cert.thresholds["stops_responding_s"])
-                  for d in a.get("protos", {}).values())
-    value = "unknown" if a["valid"] == "unknown" else verdict(survivors_served and gaps_ok)
-    for claim in ("no_spof", "processing_redundancy"):
-        cert.claim(claim, value, checks=["availability"], numbers={"served_by": num(
-            ", ".join(f"{p}: {'/'.join(sorted(n for n, c in by.items() if c))}" for p, by in sorted(served.items())))},
-            reasons=[] if value == "Yes" else [f"after {fault} of the active server not every service came back "
-                                               f"on the other within {cert.thresholds['stops_responding_s']} s"])
-    users_unaware(cert, sc, a, m, fault)
+    label = fault if target == "vip-holder" else f"{fault}_{target}"
+    a = failover_gaps(cert, sc, bound, "failover_no_interruption", label, sessions=True)
+    m = no_loss(cert, sc, claim="failover_no_interruption", label=label)
+    # no single point of failure / processing redundancy: every service came back, every VIP moved
+    node_loss(cert, sc, node, fault, a, cert.thresholds["stops_responding_s"], claims=("no_spof", "processing_redundancy"))
+    users_unaware(cert, sc, m, label)
     single_holder(cert, sc, "single_active")
-    replicas_converged(cert, sc, "data_redundancy")
-    protocols_work(cert, sc, f"after-{fault}")
+    replicas_converged(cert, sc, "auto_resync", after=label)
+    protocols_work(cert, sc, f"after-{label}")
     return cert.finish()
-
-
-def users_unaware(cert: Certifier, sc, avail: dict, msgs: dict, label: str) -> None:
-    """'Most system users are unaware when a failover occurs': the share of users who could notice
-    anything — a duplicate in their mailbox or a deleted message back, a webmail session that had to
-    log in again, a UID that now shows another message, a UIDVALIDITY change (full re-download) —
-    must stay below the bound.
-    IMAP clients reconnect by themselves and renumbered messages are re-fetched silently: counted,
-    not judged."""
-    r = cert.check("replicas", sc)
-    ev = [e for e in cert.h.snapshot() if e.test == cert.nodeid and sc.window[0] <= e.t <= sc.window[1]]
-    dup_users, mixed_users = users_noticing(ev, msgs, r)
-    web_users = {(o.invoke.value or {}).get("user") for o in history_ops(ev, "session")
-                 if o.type == "fail" and (o.invoke.value or {}).get("proto") == "http"} - {None}
-    everyone = set(sc.topo.users())
-    aware = (dup_users | web_users | mixed_users) & everyone | (web_users - everyone)
-    ratio = len(aware) / len(everyone) if everyone else None
-    bound = cert.thresholds["broken_sessions_ratio"]
-    sessions = {p: d.get("sessions") or {} for p, d in avail.get("protos", {}).items()}
-    reasons = [] if ratio is not None and ratio <= bound else [
-        f"{len(aware)} of {len(everyone)} users could notice the failover "
-        f"({len(dup_users)} got a duplicate or a deleted message back, {len(web_users)} had to log in to webmail again, "
-        f"{len(mixed_users)} saw a UID change meaning)"]
-    cert.claim("users_unaware", "unknown" if ratio is None else verdict(not reasons), checks=["replicas", "messages"],
-               reasons=reasons, numbers={
-                   f"aware_users_{label}": num(len(aware)), f"aware_ratio_{label}": num(ratio, "", bound),
-                   f"duplicates_{label}": num((msgs.get("totals") or {}).get("duplicated")),
-                   f"imap_sessions_broken_{label}": num(sessions.get("imap", {}).get("broken")),
-                   f"webmail_relogins_{label}": num(sessions.get("http", {}).get("broken")),
-                   f"uid_renumbered_{label}": num((r.get("totals") or {}).get("renumbered"))})
 
 
 DAEMON_PROTOS = {"dovecot": ["imap", "pop3"], "postfix": ["smtp"]}
@@ -266,11 +166,7 @@ def daemon_dies(cert: Certifier, daemon: str = "dovecot", hold: float = 8.0):
             sc.wait(hold)
         sc.steady(6)
     cert.faults_applied(sc)
-    a = cert.check("availability", sc, bound_s=bound, protos=DAEMON_PROTOS[daemon])
-    nums, reasons = gaps(a, bound, f"{daemon}_dies", f"without service while {daemon} was dead on the active server")
-    value = "unknown" if a["valid"] == "unknown" else verdict(not reasons)
-    for claim in ("single_active", "no_spof"):
-        cert.claim(claim, value, numbers=nums, reasons=reasons, checks=["availability"])
+    failover_gaps(cert, sc, bound, ("single_active", "no_spof"), f"{daemon}_dies", protos=DAEMON_PROTOS[daemon])
     no_loss(cert, sc)
     protocols_work(cert, sc, f"after-{daemon}-dies")
     return cert.finish()
@@ -321,12 +217,18 @@ def maintenance_resync(cert: Certifier, outage: float = 60.0):
         fid = sc.apply("stop", target)
         sc.wait(outage)
         sc.workload.stop()  # quiet, so that "identical" has a moment to be true
+        restarted = cert.h.now()  # the claim's clock: "when it comes back online" = the restart
         sc.heal(fid)
-        res = observers.wait_converged(sc.topo, cert.h, after=fid, deadline_s=max(bound * 3, 30), progress=cert.s.progress)
+        ready = cert.h.now() - restarted
+        res = observers.wait_converged(sc.topo, cert.h, after=fid, deadline_s=max(bound * 3, 30),
+                                       progress=cert.s.progress, started_at=restarted)
     cert.faults_applied(sc)
-    secs = res["seconds"]
-    cert.claim("auto_resync", verdict(res["identical"] and secs <= bound), checks=["convergence"],
-               numbers={f"resync_s_after_{outage:.0f}s_outage": num(secs, "s", bound)},
+    replicated = res.get("replicated", True)
+    secs = res["seconds"]  # from the restart: the node's own start is part of coming back online
+    cert.claim("auto_resync", "unknown" if not replicated else verdict(res["identical"] and secs <= bound),
+               checks=["convergence"],
+               numbers={f"resync_s_after_{outage:.0f}s_outage": num(secs, "s", bound),
+                        "node_ready_s_after_restart": num(ready, "s")},
                reasons=[] if res["identical"] and secs <= bound else [
                    f"replicas identical only after {secs:.1f} s" if res["identical"] else
                    f"replicas still different after {secs:.0f} s: {res.get('differences', [])[:3]}"])
@@ -339,19 +241,17 @@ def wipe(cert: Certifier, which: str = "not-vip-holder", rpo: float | None = Non
     active server, mail acknowledged within the recovery point before the loss may go with it."""
     with cert.scenario() as sc:
         sc.steady(3)
-        loss_at = cert.h.now()
-        with sc.fault("wipe", which):
+        with sc.fault("wipe", which) as fid:
             sc.wait(6)
         sc.steady(6)
     cert.faults_applied(sc)
-    # judged: loss beyond the recovery point; duplicates and deleted-but-back count elsewhere
-    opts = {"loss_at": loss_at, "rpo_s": rpo} if rpo is not None else {}
-    m = cert.check("messages", sc, allow_duplicates=True, fail_on_resurrected=False, **opts)
-    exposed = (m.get("exposed") or {}).get("count", 0)
-    cert.claim("data_redundancy", from_check(m), checks=["messages"], reasons=m.get("reasons"), numbers={
-        f"lost_after_wipe_{which}": num((m.get("totals") or {}).get("lost"), "", 0),
-        **({f"exposed_within_rpo_{which}": num(exposed, "", None)} if rpo is not None else {}),
-        **({"rpo_s": num(rpo, "s")} if rpo is not None else {})})
+    # judged: loss beyond the recovery point (mail acknowledged within rpo_s before the wipe, or
+    # while it happened, may go with the disk); duplicates and deleted-but-back count elsewhere
+    opts = {"loss_fault": fid, "rpo_s": rpo} if rpo is not None else {}
+    m = no_loss(cert, sc, label=f"wipe_{which}", **opts)
+    if rpo is not None:
+        cert.claim("data_redundancy", from_check(m), numbers={
+            f"exposed_within_rpo_{which}": num((m.get("exposed") or {}).get("count", 0)), "rpo_s": num(rpo, "s")})
     replicas_converged(cert, sc, "data_redundancy", after=f"wipe-{which}")
     return cert.finish()
 
@@ -383,7 +283,6 @@ def deferred_not_bounced(cert: Certifier, hold: float = 6.0, count: int = 5):
                 smtp.send(topo.nodes[target].lan, 25, f"mh-{sc.tag}-d{i}", users[i % len(users)])
             sc.wait(hold)
     cert.faults_applied(sc)
-    m = no_loss(cert, sc)
-    cert.claim("smtp", from_check(m), checks=["messages"], reasons=m.get("reasons"),
-               numbers={"accepted_while_delivery_down": num((m.get("sends") or {}).get("ok"))})
+    m = no_loss(cert, sc, claim="smtp", label="delivery_down")
+    cert.claim("smtp", from_check(m), numbers={"accepted_while_delivery_down": num((m.get("sends") or {}).get("ok"))})
     return cert.finish()

@@ -4,16 +4,16 @@ import pytest
 from . import scenarios
 
 
-@pytest.mark.claim("mirror", "watchdog", "single_active", "read_either", "data_redundancy")
+@pytest.mark.claim("mirror", "watchdog", "single_active", "read_either")
 def test_cut_crossover_keeps_one_active_server_and_replicas_converge_after(cert):
     scenarios.crossover_cut(cert).assert_claims_hold()
 
 
 @pytest.mark.parametrize("fault,params", [
-    ("link-latency", {"latency_ms": 250, "jitter_ms": 50}),
-    ("link-bandwidth", {"rate_kbps": 16}),
+    ("link-latency", {"latency": 250, "jitter": 50}),
+    ("link-bandwidth", {"rate": 16}),
     ("link-hold", {}),
 ], ids=["slow", "narrow", "held"])
-@pytest.mark.claim("mirror", "read_either", "data_redundancy")
+@pytest.mark.claim("mirror", "read_either")
 def test_degraded_replication_link_loses_nothing_and_catches_up(cert, fault, params):
     scenarios.link_fault(cert, fault, **params).assert_claims_hold()

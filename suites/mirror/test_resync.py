@@ -5,7 +5,7 @@ import pytest
 from . import scenarios
 
 
-@pytest.mark.claim("mirror", "auto_resync", "data_redundancy")
+@pytest.mark.claim("mirror", "auto_resync")
 def test_server_back_from_a_one_minute_maintenance_resyncs_by_itself(cert):
     scenarios.maintenance_resync(cert, outage=60).assert_claims_hold()
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import requests
 
-from harness.errors import FaultError
+from ..errors import FaultError
 
 #: toxic types of Toxiproxy 2.12 (``toxics/``); checked before a request is sent
 TOXIC_TYPES = ("latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data")
