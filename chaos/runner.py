@@ -193,7 +193,7 @@ def run(design: str, *, duration: str | float = "5m", seed: int | None = None, f
             progress.note(f"teardown failed: {e}")
         rd.update_meta(duration_s=round(time.monotonic() - started, 1))
     from harness.report import finish_run
-    summary = finish_run(rd)
+    summary = finish_run(rd, screenshot=True)
     summary["run_dir"] = str(rd.path)
     return summary
 

@@ -183,6 +183,23 @@ def pytest_collection_modifyitems(session, config, items):
         _SESSION.sweep_once()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A strict expected failure caused by ``ExpectedDisagreement`` is recorded in the history, so
+    the report counts that test's other claims as measured (see harness.claims.counted)."""
+    outcome = yield
+    rep = outcome.get_result()
+    s = _SESSION
+    if s is None or call.when != "call" or call.excinfo is None or not getattr(rep, "wasxfail", None):
+        return
+    from .certification import ExpectedDisagreement
+
+    if call.excinfo.errisinstance(ExpectedDisagreement):
+        v = {"name": item.nodeid, "text": str(call.excinfo.value)[:1000]}
+        s.history.invoke("harness-test", "expected-disagreement", v, test=item.nodeid)
+        s.history.ok("harness-test", "expected-disagreement", v, test=item.nodeid)
+
+
 def session_state() -> Session:
     if _SESSION is None:
         pytest.skip("mailha session state is not available (collect-only or xdist worker)")
@@ -287,7 +304,41 @@ def cluster_for(mailha_session, request):
 
 @pytest.fixture
 def evidence(mailha_session, request) -> Evidence:
-    return Evidence(mailha_session, request.node.nodeid)
+    ev = Evidence(mailha_session, request.node.nodeid)
+    yield ev
+    allure_evidence(request.config, ev.records)
+
+
+# -- Allure results (optional: `pip install -e .[allure]`, then `pytest --alluredir=DIR`) --------
+def allure_evidence(config, records: list[dict]) -> int:
+    """Put what a test evidenced into its Allure result: each claim as a label ``claim`` =
+    ``design.claim`` (a deliberately broken cluster's as ``broken_variant`` = ``variant: design.claim``,
+    so it never groups with the design's own), its measurement and each number as parameters
+    ``design.claim measured`` / ``design.claim NAME`` (excluded from Allure's history id: a number
+    that changes between runs does not make a new test). Does nothing unless allure-pytest is
+    installed and --alluredir given; returns how many records it attached."""
+    if not records or not getattr(getattr(config, "option", None), "allure_report_dir", None):
+        return 0
+    try:
+        import allure
+    except ImportError:
+        return 0
+    labelled = set()
+    for r in records:
+        key = f"{r['design']}.{r['claim']}"
+        label = ("broken_variant", f"{r['variant']}: {key}") if r.get("variant") else ("claim", key)
+        if label not in labelled:
+            labelled.add(label)
+            allure.dynamic.label(*label)
+        name = label[1]
+        allure.dynamic.parameter(f"{name} measured", r["measured"], excluded=True)
+        for k, v in (r.get("numbers") or {}).items():
+            if isinstance(v, dict) and "value" not in v:   # a breakdown, e.g. per node
+                value = ", ".join(f"{kk} {_num(vv)}" for kk, vv in v.items())
+            else:
+                value = _fmt_number(k, v).partition("=")[2]
+            allure.dynamic.parameter(f"{name} {k}", value, excluded=True)
+    return len(records)
 
 
 @pytest.fixture
@@ -342,7 +393,7 @@ def pytest_unconfigure(config):
         return
     if not opt(config, "no-report"):
         try:
-            finish_run(s.run)
+            finish_run(s.run, screenshot=True)  # report-1024.png when a browser is there; never fails
         except Exception as e:  # a report failure must not hide the test outcome
             Progress().note(f"report rendering failed: {e!r}")
 

@@ -268,3 +268,36 @@ def test_a_named_only_entry_needs_a_title_and_a_note(tmp_path):
     p.write_text("designs: {mirror: {}}\nrows: {}\nnamed_only: [{title: X}]\n")
     with pytest.raises(ValueError, match=r"named_only\[0\] needs a title and a note"):
         claims.catalogue(p)
+
+
+def test_a_test_that_failed_only_by_its_expected_disagreement_counts_every_claim():
+    """Its other claims held (ExpectedDisagreement is raised only then): they count like a pass;
+    a plain xfail or failure still cannot make a cell agree."""
+    from harness.claims import counted
+
+    assert counted("Yes", "Yes", "expected-disagreement") == "Yes"
+    assert counted("Yes", "No", "expected-disagreement") == "No"
+    assert counted("Yes", "Yes", "xfailed") == "unknown"
+
+
+def test_the_summary_reads_the_plugins_expected_disagreement_record(tmp_path):
+    from harness.history import History
+    from harness.report import summary
+    from harness.report.data import load_run
+    from harness.store import RunDir
+
+    rd = RunDir.create("mirror", base=tmp_path)
+    h = History(rd.file("history.jsonl"))
+    t = "suites/mirror/test_failover.py::test_x[kill-active]"
+    h.invoke("harness-test", "expected-disagreement", {"name": t}, test=t)
+    h.ok("harness-test", "expected-disagreement", {"name": t}, test=t)
+    h.close()
+    for claim, m in (("single_active", "Yes"), ("users_unaware", "No")):
+        rd.append_json("claims.json", {"design": "mirror", "claim": claim, "test": t, "measured": m,
+                                       "numbers": {}, "note": "", "checks": [], "t": 1.0})
+    (rd.path / "junit.xml").write_text(
+        '<testsuites><testsuite name="pytest" tests="1"><testcase classname="suites.mirror.test_failover" '
+        'name="test_x[kill-active]"><skipped type="pytest.xfail" message="why"/></testcase></testsuite></testsuites>')
+    cells = {c["claim"]: c for c in summary.build([load_run(rd.path)])["cells"] if c["design"] == "mirror"}
+    assert cells["single_active"]["agreement"] == "agree"
+    assert cells["users_unaware"]["agreement"] == "disagree"

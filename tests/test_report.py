@@ -607,3 +607,21 @@ def test_the_unlimited_user_cluster_is_named_under_the_matrix(rendered):
     for d in ("functional_split", "shared_storage", "high_end"):
         assert f'<span class="dtitle">{catalogue().designs[d]["title"]}' in head
         assert all(c["agreement"] == "not certified" for c in s["cells"] if c["design"] == d)
+
+
+def test_a_chaos_run_whose_heal_failed_is_judged_and_exits_3_with_that_reason_first(tmp_path):
+    """Issue 11: a failed heal must not lose the run's verdicts; it is the first reason, exit 3."""
+    from harness.report import summary
+    from harness.report.data import load_run
+    from harness.store import RunDir
+
+    rd = RunDir.create("chaos-mirror", base=tmp_path)
+    rd.update_meta(kind="chaos", design="mirror", duration_s=12.0,
+                   harness_errors=["fault: heal c3: heal of stop on mirror-b failed: did not answer"])
+    rd.append_json("claims.json", {"design": "mirror", "claim": "single_active", "test": "chaos",
+                                   "measured": "No", "numbers": {}, "note": "", "checks": [], "t": 1.0,
+                                   "outcome": "error"})
+    s = summary.build([load_run(rd.path)])
+    assert s["exit_code"] == 3
+    assert "heal of stop on mirror-b failed" in s["reasons"][0]["text"]
+    assert any(c["claim"] == "single_active" and c["agreement"] == "disagree" for c in s["cells"])

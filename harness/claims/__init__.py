@@ -33,7 +33,7 @@ DATA = Path(__file__).with_name("claims.yaml")
 ORDER = {"No": 0, "Some": 1, "Yes": 2}
 VALUES = ("Yes", "Some", "No", "unknown")
 # outcome of the test that recorded a piece of evidence (junit.xml for pytest, the chaos runner's own)
-OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped")
+OUTCOMES = ("passed", "failed", "error", "xfailed", "skipped", "expected-disagreement")
 AGREEMENTS = ("agree", "exceeds", "confirmed", "review", "disagree", "unknown", "not certified")
 
 
@@ -157,12 +157,15 @@ def counted(claimed: str, measured: str | None, outcome: str | None) -> str | No
       the test's own asserts may have failed after the record was written, so it can never make a cell
       agree, exceed or confirm.
     - ``skipped``: None, it does not count at all.
+    - ``expected-disagreement``: a strict expected failure whose cause was ``ExpectedDisagreement``
+      (harness.certification): raised only after every other claim of the test held, so each record
+      counts as its measurement, like a pass (the disagreeing claims disagree, the others agree).
     """
     if outcome == "skipped":
         return None
     if measured not in ORDER:
         return "unknown"
-    if outcome == "passed" or ORDER[measured] < ORDER[claimed]:
+    if outcome in ("passed", "expected-disagreement") or ORDER[measured] < ORDER[claimed]:
         return measured
     return "unknown"
 

@@ -4,7 +4,13 @@
 pytest has written junit.xml) and by ``mailha report``; ``merge(paths, out)`` combines
 several runs (e.g. one per design from nightly CI) into one matrix. Modules: ``data``
 (reading a run), ``summary`` (verdicts, exit code), ``junit``, ``matrix``, ``charts``
-(inline SVG), ``evidence``, ``facts``, ``page`` (the self-contained HTML).
+(inline SVG), ``evidence``, ``facts``, ``page`` (the self-contained HTML, from the Jinja2
+templates in ``templates/`` via ``templating``), ``browser`` (the page in headless Chromium).
+
+Each of them can also keep a screenshot of the page at 1024 px (``report-1024.png``) when a
+browser is available (``browser.unavailable()`` is None): with ``screenshot=True``, or by
+default when the environment has ``MAILHA_SCREENSHOT=1``. Never required: without a browser
+the summary says why there is none (``summary["screenshot"]``, not written to summary.json).
 """
 from __future__ import annotations
 
@@ -23,14 +29,22 @@ from .summary import build
 __all__ = ["finish_run", "merge", "render_dir", "write_outputs"]
 
 
+def _screenshot_wanted(screenshot: bool | None) -> bool:
+    if screenshot is not None:
+        return screenshot
+    return os.environ.get("MAILHA_SCREENSHOT", "").lower() in ("1", "true", "yes")
+
+
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def write_outputs(out: Path, runs: list[Run], prefixes: dict[str, str], extra: dict | None = None) -> dict:
-    """summary.json first (CI reads it), then claims-junit.xml, then index.html."""
+def write_outputs(out: Path, runs: list[Run], prefixes: dict[str, str], extra: dict | None = None,
+                  screenshot: bool | None = None) -> dict:
+    """summary.json first (CI reads it), then claims-junit.xml, then index.html (then, if wanted,
+    report-1024.png: ``summary["screenshot"]`` is {"path"} or {"skipped": why})."""
     from . import page
 
     summary = build(runs)
@@ -39,13 +53,18 @@ def write_outputs(out: Path, runs: list[Run], prefixes: dict[str, str], extra: d
     _write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     write_claims_junit(summary, out / "claims-junit.xml")
     _write_text(out / "index.html", page.render(summary, runs, prefixes))
+    if _screenshot_wanted(screenshot):
+        from .browser import try_screenshot
+
+        summary["screenshot"] = try_screenshot(out)
     return summary
 
 
-def finish_run(run: RunDir) -> dict:
-    """Write summary.json, claims-junit.xml and index.html into the run directory; returns the summary."""
+def finish_run(run: RunDir, screenshot: bool | None = None) -> dict:
+    """Write summary.json, claims-junit.xml and index.html into the run directory; returns the summary.
+    ``screenshot``: also keep report-1024.png when a browser is available (None: ``MAILHA_SCREENSHOT``)."""
     r = load_run(run, key="r0")
-    return write_outputs(Path(run.path), [r], {"r0": ""})
+    return write_outputs(Path(run.path), [r], {"r0": ""}, screenshot=screenshot)
 
 
 def _meta(rd: RunDir) -> dict:
@@ -64,7 +83,7 @@ def _sources(rd: RunDir) -> list[Path]:
     return [rd.path]
 
 
-def merge(paths: list[str | Path], out: str | Path | None = None) -> tuple[Path, dict]:
+def merge(paths: list[str | Path], out: str | Path | None = None, screenshot: bool | None = None) -> tuple[Path, dict]:
     """Combine several runs into one report in ``out`` (default: a new ``reports/<id>-merged``)."""
     if not paths:
         raise UserError("--merge needs at least one run directory.")
@@ -89,13 +108,13 @@ def merge(paths: list[str | Path], out: str | Path | None = None) -> tuple[Path,
         "run_id": out_dir.name, "label": "merged", "merged": [str(s) for s in sources],
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "harness_version": __version__,
     })
-    summary = write_outputs(out_dir, runs, prefixes, {"merged_from": [str(s) for s in sources]})
+    summary = write_outputs(out_dir, runs, prefixes, {"merged_from": [str(s) for s in sources]}, screenshot)
     return out_dir, summary
 
 
-def render_dir(path: str | Path) -> tuple[Path, dict]:
+def render_dir(path: str | Path, screenshot: bool | None = None) -> tuple[Path, dict]:
     """Re-render a stored run (or a merged report) from its files."""
     rd = open_run(path)
     if isinstance(_meta(rd).get("merged"), list):
-        return merge([rd.path], rd.path)
-    return rd.path, finish_run(rd)
+        return merge([rd.path], rd.path, screenshot)
+    return rd.path, finish_run(rd, screenshot)

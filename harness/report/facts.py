@@ -1,5 +1,6 @@
 """Run facts: when, where, with what (Docker, backends and why), seed, versions, thresholds,
-and the command that reproduces the run."""
+and the command that reproduces the run. ``view(run, prefix)`` gathers them;
+``templates/facts.html.j2`` draws them."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -7,7 +8,7 @@ import shlex
 
 from ..thresholds import THRESHOLDS
 from .data import Run
-from .util import dur, e, href, num
+from .util import num
 
 RUN_FILES = [("meta.json", "run facts as recorded"), ("history.jsonl", "every operation, probe and fault"),
              ("checks.json", "checker results"), ("claims.json", "claim evidence recorded by tests"),
@@ -57,77 +58,49 @@ def reproduce(meta: dict) -> str:
     return shlex.join(cmd)
 
 
-def _kv(rows: list[tuple[str, str]]) -> str:
-    return '<table class="kv"><tbody>' + "".join(f'<tr><th scope="row">{e(k)}</th><td>{v}</td></tr>' for k, v in rows) + "</tbody></table>"
-
-
-def run_facts(run: Run, prefix: str) -> str:
+def view(run: Run, prefix: str) -> dict:
+    """The facts of one run; file links are relative to the report (``prefix`` + path in the run)."""
     m = run.meta
     hf = m.get("host_facts") or {}
     host = m.get("host") or {}
-    git = m.get("git") or {}
     opts = m.get("options") or {}
-    rows = [
-        ("run", f"<code>{e(run.run_id)}</code>" + (f" (label {e(m.get('label'))})" if m.get("label") else "")),
-        ("started", e(when(m.get("started")))),
-        ("duration", e(dur(m.get("duration_s"))) if m.get("duration_s") is not None
-         else '<span class="t-bad">the session did not finish (no duration recorded)</span>'),
-        ("host", e(", ".join(str(x) for x in (host.get("hostname"), host.get("platform"),
-                                                  f"{host.get('cpus')} CPUs" if host.get("cpus") else None,
-                                                  f"Python {host.get('python')}" if host.get("python") else None) if x))),
-        ("Docker", e(f"engine {hf.get('engine') or 'not reachable'}, Compose {hf.get('compose') or 'missing'}")
-         if hf and not hf.get("error") else e(hf.get("error") or "not recorded for this run")),
-        ("kernel", e(hf.get("kernel") or "–")),
-        ("seed", f"<code>{e(m.get('seed'))}</code>"),
-        ("harness", e(f"mailha {m.get('harness_version', '?')}")),
-        ("git commit", f"<code>{e(git.get('commit') or 'unknown')}</code>"
-         + (' <span class="t-unk">(working tree had uncommitted changes)</span>' if git.get("dirty") else "")),
-        ("command as run", f"<code>{e(shlex.join(str(x) for x in (m.get('command') or [])))}</code>"
-         + (f' <span class="muted">in {e(m.get("cwd"))}</span>' if m.get("cwd") else "")),
-        ("reproduce", f"<code>{e(reproduce(m))}</code>"),
-        ("re-check offline", f"<code>{e(shlex.join(['mailha', 'analyze', str(run.path)]))}</code> "
-                             '<span class="muted">re-runs every stored check on the stored history, no cluster needed</span>'),
-        ("options", e("pytest arguments: " + (shlex.join(str(a) for a in opts.get("args") or []) or "none")
-                      + ("; clusters kept after the run" if opts.get("keep") else ""))),
-        ("compose overrides", e(", ".join(str(o) for o in opts.get("overrides") or []) or "none")),
-    ]
-    parts = [_kv(rows)]
-    backends = hf.get("backends") or {}
-    if backends:
-        brows = "".join(f'<tr><th scope="row">{e(k.replace("_", " "))}</th><td><b>{e(b.get("use") or "unavailable")}</b></td>'
-                        f'<td>{e(b.get("why"))}</td></tr>' for k, b in backends.items() if isinstance(b, dict))
-        parts.append('<h4>Backends used on this host, and why</h4><table class="grid"><thead><tr><th>role</th><th>used</th>'
-                     '<th>why</th></tr></thead><tbody>' + brows + "</tbody></table>")
-    if hf.get("problems"):
-        parts.append('<p class="msg t-bad">Host problems: ' + e(" ".join(hf["problems"])) + "</p>")
     th = opts.get("thresholds") or {}
-    trows = []
-    for k, t in THRESHOLDS.items():
-        v = th.get(k, t.default)
-        changed = v != t.default
-        trows.append(f'<tr{" class=changed" if changed else ""}><th scope="row"><code>{e(k)}</code></th>'
-                     f'<td class="v">{e(num(v))}{(" " + e(t.unit)) if t.unit else ""}</td>'
-                     f'<td class="v">{"<b>set for this run</b> (default " + e(num(t.default)) + ")" if changed else "default"}</td>'
-                     f'<td>{e(t.meaning)}</td></tr>')
-    parts.append('<h4>Thresholds the claims were held against</h4><table class="grid"><thead><tr><th>name</th><th>value</th>'
-                 '<th></th><th>meaning</th></tr></thead><tbody>' + "".join(trows) + "</tbody></table>")
-    if run.clusters:
-        crows = []
-        for c in run.clusters:
-            imgs = ", ".join(f"{s}: {(i or {}).get('image')} ({str((i or {}).get('id') or '?')[:19]})"
-                             for s, i in c.images.items() if isinstance(i, dict))
-            vers = "; ".join(f"{s}: " + ", ".join(f"{p} {v}" for p, v in pk.items())
-                             for s, pk in c.versions.items() if isinstance(pk, dict) and pk)
-            links = " ".join(f'<a href="{href(prefix + rel)}">{e(rel.rsplit("/", 1)[-1])}</a>' for rel in c.logs)
-            if c.has_compose:
-                links = f'<a href="{href(prefix + c.rel + "/compose.yml")}">compose.yml as run</a> ' + links
-            crows.append(f'<tr><td class="wrap"><code>{e(c.id)}</code><br>{e(c.design or "?")}</td><td class="wrap">{e(imgs) or "–"}</td>'
-                         f'<td class="wrap">{e(vers) or "–"}</td><td class="wrap">{links or "–"}</td></tr>')
-        parts.append('<h4>Clusters</h4><table class="grid"><thead><tr><th>cluster</th><th>images</th><th>package versions</th>'
-                     '<th>files</th></tr></thead><tbody>' + "".join(crows) + "</tbody></table>")
-    files = " · ".join(f'<a href="{href(prefix + f)}" title="{e(what)}">{e(f)}</a>' for f, what in RUN_FILES
-                       if (run.path / f).exists() or f in ("summary.json", "claims-junit.xml"))
-    parts.append(f'<p class="files"><span class="k">run files</span> {files}</p>')
-    if run.problems:
-        parts.append('<ul class="problems">' + "".join(f"<li>{e(p)}</li>" for p in run.problems) + "</ul>")
-    return "".join(parts)
+    thresholds = [{"name": k, "value": th.get(k, t.default), "unit": t.unit, "default": t.default,
+                   "changed": th.get(k, t.default) != t.default, "meaning": t.meaning} for k, t in THRESHOLDS.items()]
+    clusters = []
+    for c in run.clusters:
+        files = [(prefix + c.rel + "/compose.yml", "compose.yml as run")] if c.has_compose else []
+        files += [(prefix + rel, rel.rsplit("/", 1)[-1]) for rel in c.logs]
+        clusters.append({
+            "id": c.id, "design": c.design, "files": files,
+            "images": ", ".join(f"{s}: {(i or {}).get('image')} ({str((i or {}).get('id') or '?')[:19]})"
+                                for s, i in c.images.items() if isinstance(i, dict)),
+            "versions": "; ".join(f"{s}: " + ", ".join(f"{p} {v}" for p, v in pk.items())
+                                  for s, pk in c.versions.items() if isinstance(pk, dict) and pk)})
+    return {
+        "run_id": run.run_id, "meta": m, "host_facts": hf, "git": m.get("git") or {},
+        "host": ", ".join(str(x) for x in (host.get("hostname"), host.get("platform"),
+                                           f"{host.get('cpus')} CPUs" if host.get("cpus") else None,
+                                           f"Python {host.get('python')}" if host.get("python") else None) if x),
+        "docker": (f"engine {hf.get('engine') or 'not reachable'}, Compose {hf.get('compose') or 'missing'}"
+                   if hf and not hf.get("error") else hf.get("error") or "not recorded for this run"),
+        "command": shlex.join(str(x) for x in (m.get("command") or [])),
+        "reproduce": reproduce(m),
+        "analyze": shlex.join(["mailha", "analyze", str(run.path)]),
+        "options": "pytest arguments: " + (shlex.join(str(a) for a in opts.get("args") or []) or "none")
+                   + ("; clusters kept after the run" if opts.get("keep") else ""),
+        "overrides": ", ".join(str(o) for o in opts.get("overrides") or []) or "none",
+        "backends": [(k, b) for k, b in (hf.get("backends") or {}).items() if isinstance(b, dict)],
+        "host_problems": " ".join(hf.get("problems") or []),
+        "thresholds": thresholds,
+        "clusters": clusters,
+        "files": [(prefix + f, f, what) for f, what in RUN_FILES
+                  if (run.path / f).exists() or f in ("summary.json", "claims-junit.xml")],
+        "problems": run.problems,
+    }
+
+
+def run_facts(run: Run, prefix: str) -> str:
+    from .templating import macro
+
+    return macro("facts.html.j2", "run_facts")(view(run, prefix))

@@ -1,6 +1,7 @@
 """The verdict of one or more runs: claim cells, counts, test outcomes and the exit code.
 
 Exit code (harness/errors.py, docs/exit-codes.md), the first that applies:
+3 a chaos run whose recovery failed (it is judged on what it recorded, and says so first);
 1 a claim disagrees with its measurement or a test failed; 3 the harness could not do its
 job (a test errored, a cluster did not come up, a fault was not applied or healed, the run
 did not finish); 2 pytest reported a usage error or collected no tests; 4 nothing violated
@@ -41,6 +42,13 @@ def outcome_of(ev: dict, result) -> str | None:
     return own if own in OUTCOMES else None
 
 
+def expected_disagreements(events) -> set[str]:
+    """Tests whose expected failure was an ``ExpectedDisagreement`` (recorded by the plugin), i.e.
+    every claim but the expected ones held."""
+    return {str((e.value or {}).get("name")) for e in events
+            if e.f == "expected-disagreement" and e.type == "ok" and isinstance(e.value, dict)}
+
+
 def collect_evidence(runs: list[Run]) -> tuple[list[dict], dict, list[str]]:
     """All runs' evidence (each tagged with its run and test outcome), notes about claims
     declared by skipped tests, and problems (evidence naming unknown claims)."""
@@ -50,6 +58,7 @@ def collect_evidence(runs: list[Run]) -> tuple[list[dict], dict, list[str]]:
     problems: list[str] = []
     for r in runs:
         results = {t.nodeid: t for t in r.tests or []}
+        expected = expected_disagreements(r.events)
         recorded = set()
         for ev in r.evidence:
             key = (ev.get("design"), ev.get("claim"))
@@ -57,7 +66,10 @@ def collect_evidence(runs: list[Run]) -> tuple[list[dict], dict, list[str]]:
                 problems.append(f"run {r.run_id}: claims.json names unknown claim {key[0]}.{key[1]}; it is ignored")
                 continue
             res = results.get(ev.get("test"))
-            evidence.append({**ev, "run": r.run_id, "run_key": r.key, "outcome": outcome_of(ev, res)})
+            outcome = outcome_of(ev, res)
+            if outcome == "xfailed" and ev.get("test") in expected:
+                outcome = "expected-disagreement"
+            evidence.append({**ev, "run": r.run_id, "run_key": r.key, "outcome": outcome})
             recorded.add((ev.get("test"), *key))
         # claims a test declares but did not record (needs the plugin to log markers)
         for nodeid, claims in declared_claims(r.events).items():
@@ -107,6 +119,11 @@ def build(runs: list[Run]) -> dict:
             c["reason"] = "its test was skipped: " + (c["skipped_tests"][0]["reason"] or "no reason given")
 
     reasons: list[tuple[int, str]] = []
+    # a chaos run whose recovery failed (a heal, a node that never came back) was still judged on
+    # what it recorded; that failure comes first and decides the exit code (3), violations or not
+    recovery = [(r.run_id, x) for r in runs for x in (r.meta.get("harness_errors") or [])]
+    for run_id, x in recovery:
+        reasons.append((EXIT_HARNESS, f"run {run_id}: {x}"))
     bad = [c for c in cells if c["agreement"] == "disagree"]
     if bad:
         reasons.append((EXIT_VIOLATED, f"{len(bad)} claim{'s' if len(bad) != 1 else ''} violated: " + "; ".join(
@@ -173,7 +190,7 @@ def build(runs: list[Run]) -> dict:
         reasons.append((EXIT_OK, f"{len(review)} claim{'s' if len(review) != 1 else ''} to review (measured better than a "
                         "disclosed No): " + "; ".join(f"{c['design']}.{c['claim']} (claimed No, measured {c['measured']})"
                                                       for c in review)))
-    code = _exit(reasons)
+    code = EXIT_HARNESS if recovery else _exit(reasons)
 
     counts = {a: 0 for a in AGREEMENTS}
     for c in cells:

@@ -25,16 +25,18 @@ OUTCOME = {
     None: ("unk", "?", "no outcome"),
 }
 VALID = {"pass": ("ok", "✓", "pass"), "fail": ("bad", "✗", "fail"), "unknown": ("unk", "?", "unknown")}
+# a broken variant's result: caught when its measurement falls below the claim
+CAUGHT = {"caught": ("ok", "✓", "caught"), "not caught": ("bad", "✗", "not caught"), "unknown": ("unk", "?", "unknown")}
 
 
 def e(x) -> str:
-    """Escape anything for HTML text or a quoted attribute."""
+    """Escape anything for HTML text or a quoted attribute (the SVG charts; templates escape themselves)."""
     return html.escape("" if x is None else str(x), quote=True)
 
 
 def href(path: str) -> str:
-    """A relative link to a file of the run (URL-quoted, then HTML-escaped)."""
-    return e(quote(str(path), safe="/.-_~#"))
+    """A relative link to a file of the run, URL-quoted (a template escapes it as any value)."""
+    return quote(str(path), safe="/.-_~#")
 
 
 def slug(*parts) -> str:
@@ -42,11 +44,6 @@ def slug(*parts) -> str:
     raw = "::".join(str(p) for p in parts)
     readable = re.sub(r"[^A-Za-z0-9_-]+", "-", raw.split("::")[-1])[:40].strip("-")
     return f"{readable or 'x'}-{hashlib.sha1(raw.encode()).hexdigest()[:8]}"
-
-
-def badge(kind: str, table: dict = AGREE, extra: str = "") -> str:
-    cls, sym, text = table.get(kind, ("unk", "?", str(kind)))
-    return f'<span class="badge b-{cls}"><span aria-hidden="true">{sym}</span> {e(text)}{extra}</span>'
 
 
 def num(v) -> str:
