@@ -22,7 +22,7 @@ import yaml
 
 from . import designs, docker, images, readiness
 from .docker import LABEL_DESIGN, LABEL_DIR, LABEL_OWNER, LABEL_RUN
-from .errors import ContainerGone, HostError, UserError
+from .errors import HostError, UserError
 from .progress import Progress
 from .store import new_run_id
 from .wait import describe
@@ -245,11 +245,11 @@ class Cluster:
         return self
 
     def wait_ready(self, deadline: float, services: list[str] | None = None) -> None:
-        """Wait for the design's readiness checks (only those of ``services`` if given)."""
-        checks = self.meta.get("ready") or []
-        if services is not None:
-            checks = [c for c in checks if c.get("service") in services]
-        for spec in checks:
+        """Wait for the design's readiness checks (``designs.ready_checks``; only those of
+        ``services`` if given). A check that never passes raises ``HostError`` with one sentence
+        naming the service (or virtual IP) and the check, and why where it can be seen
+        (``diagnose``)."""
+        for spec in designs.ready_checks(self.meta, services):
             svc = spec.get("service")
             container = self.container(svc) if svc else None
             what = readiness.describe(spec)
@@ -259,13 +259,51 @@ class Cluster:
                 self.progress.status(f"waiting for {what} ({time.monotonic() - t:.1f} s): {describe(err)[:80]}")
             try:
                 answer = readiness.wait(spec, container, deadline, on_wait)
-            except ContainerGone as e:
-                raise HostError(f"container {container} {e.state} during start-up: {self.log_tail(container)}") from None
-            except TimeoutError as e:
-                tail = self.log_tail(container) if container else ""
-                raise HostError(f"{what} did not answer before the bring-up deadline (last error: "
-                                f"{describe(getattr(e, 'last', e))}); log tail: {tail}") from None
+            except TimeoutError as e:  # ContainerGone too: the container stopped while awaited
+                raise HostError(readiness.never_answered(
+                    spec, getattr(e, "seconds", time.monotonic() - t), describe(getattr(e, "last", e)),
+                    vips=self.meta.get("vips") or [], diagnosis=self.diagnose(spec))) from None
             self.progress.status(f"{what}: {answer}")
+
+    def diagnose(self, spec: dict) -> str:
+        """Why ``spec`` never answered, as far as it can be seen cheaply ("" when nothing is
+        known): for a service, its container's state and last log line; for a virtual IP, which
+        node's keepalived claims it and who holds the address (``readiness.vip_diagnosis``)."""
+        try:
+            if spec.get("service"):
+                return self._service_diagnosis(spec["service"])
+            if spec.get("host") in (self.meta.get("vips") or []):
+                return self._vip_diagnosis(spec["host"])
+        except Exception as e:  # a diagnosis must never hide the failure it explains
+            return f"no diagnosis ({type(e).__name__}: {str(e)[:80]})"
+        return ""
+
+    def _service_diagnosis(self, service: str) -> str:
+        name = self.containers().get(service)
+        if not name:
+            return "it has no container"
+        info = docker.inspect(name)
+        st = (info[0].get("State") or {}) if info else {}
+        lines = self.log_tail(name, n=1)
+        return readiness.container_diagnosis(st.get("Status", "removed"), st.get("ExitCode"), lines)
+
+    def _vip_diagnosis(self, vip: str) -> str:
+        probe = ("ip -o -4 addr show; cat /etc/keepalived/keepalived.conf /run/lb/keepalived.conf 2>/dev/null; "
+                 "[ -f /run/lb/vrrp-state ] && echo \"vrrp-state: $(cat /run/lb/vrrp-state)\"; true")
+        nodes: dict[str, dict | None] = {}
+        for svc, name in sorted(self.containers().items()):
+            r = docker.exec_(name, probe, timeout=10)
+            if not r.ok:
+                nodes[svc] = None
+                continue
+            logs = docker.run(["logs", "--tail", "300", name], check=False, timeout=15)
+            facts = readiness.keepalived_facts(r.out + "\n" + logs.out + logs.err)
+            if vip in facts["addrs"] or any(vip in ips for ips in facts["instances"].values()):
+                nodes[svc] = facts
+        configured = {n: f for n, f in nodes.items() if f}
+        if not configured:
+            return "no container of the run has a keepalived instance for it or holds it"
+        return readiness.vip_diagnosis(vip, {**configured, **{n: None for n, f in nodes.items() if f is None}})
 
     def recreate(self, service: str, timeout: float = 120) -> None:
         """Create a service's container again from the run's compose file (after a wipe)."""
@@ -276,7 +314,8 @@ class Cluster:
     def start_service(self, service: str, checks: list[dict] | None = None, timeout: float = 120) -> float:
         """Start one more service of the running cluster (e.g. one kept in a compose profile for
         scale-out) without touching the others, and wait until it answers: ``checks`` (readiness
-        specs as in ``x-mailha.ready``), else the service's own entries in ``ready``. Seconds taken."""
+        specs as in ``x-mailha.ready``), else the service's own checks (``ready`` and ``ready_extra``,
+        ``designs.ready_checks``). Seconds taken."""
         t0 = time.monotonic()
         if service not in (self.config.get("services") or {}):
             raise UserError(f"design {self.design} has no service {service!r} to start.")

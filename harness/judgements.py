@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 
 from . import e2e
+from .claims import catalogue
 from .certification import from_check, gaps, num, verdict, within
 from .history import NEMESIS, iter_fault_windows
 from .history import ops as history_ops
@@ -116,9 +117,11 @@ def no_loss(cert, sc, *, claim: str | None = None, label: str = "", **options) -
     must be (``placement``). Duplicates (Postfix delivers at least once) and deleted mail that came
     back are counted here and judged under ``users_unaware``.
 
-    ``data_redundancy`` is recorded when the scenario lost a data holder (``HOLDER_LOSS``) or when
-    mail was lost (a violation is a violation whatever the scenario); ``claim`` also records the
-    verdict under the claim the scenario is about (e.g. ``smtp``: accepted mail is delivered)."""
+    ``data_redundancy`` is recorded when the scenario lost a data holder (``HOLDER_LOSS``), or when
+    mail was lost and the sheet claims data redundancy (a violation is a violation whatever the
+    scenario). ``claim`` also records the verdict under the claim the scenario is about; a loss
+    with no holder lost is always recorded there (``smtp`` by default: accepted mail is delivered),
+    so it can never pass as a design's disclosed "No"."""
     for k, v in placement(sc.topo).items():
         options.setdefault(k, v)
     options.setdefault("allow_duplicates", True)
@@ -132,13 +135,16 @@ def no_loss(cert, sc, *, claim: str | None = None, label: str = "", **options) -
             f"duplicated{sfx}": num(t.get("duplicated")), f"resurrected{sfx}": num(resurrected)}
     value = from_check(m)
     lost = holders_lost(cert, sc)
-    if lost or value == "No":
-        reasons = list(m.get("reasons") or [])
-        if value != "No" and lost:
-            nums[f"holders_lost{sfx}"] = num(", ".join(lost))
-        cert.claim("data_redundancy", value, checks=["messages"], numbers=nums, reasons=reasons)
-    if claim:
-        cert.claim(claim, value, checks=["messages"], numbers=nums, reasons=m.get("reasons"))
+    if lost:
+        nums[f"holders_lost{sfx}"] = num(", ".join(lost))
+    # mail lost without a holder lost is a defect, never the disclosed limitation of a design
+    # whose sheet says "No" data redundancy: it is recorded as data redundancy only where that
+    # shows a violation of the claim, and always under the scenario's own claim (smtp by default)
+    claimed = catalogue().get(cert.design, "data_redundancy").value
+    if lost or (value == "No" and claimed != "No"):
+        cert.claim("data_redundancy", value, checks=["messages"], numbers=nums, reasons=list(m.get("reasons") or []))
+    if claim or (value == "No" and not lost):
+        cert.claim(claim or "smtp", value, checks=["messages"], numbers=nums, reasons=m.get("reasons"))
     return m
 
 
@@ -412,8 +418,6 @@ CHAOS_DEFAULT = {"no_loss": "smtp", "availability": None}
 def chaos_rules(topo) -> dict:
     """judgement -> claim for a chaos run of this design (``x-mailha.chaos.claims``), checked
     against the judgements that exist and the design's claims."""
-    from .claims import catalogue
-
     rules = ((topo.meta.get("chaos") or {}).get("claims")) or CHAOS_DEFAULT
     cat = catalogue()
     out = {}

@@ -14,7 +14,7 @@ from . import docker
 from .clients import imap as imap_mod
 from .clients.imap import Imap
 from .clients.smtp import SmtpClient
-from .errors import WaitTimeout
+from .errors import HostError, WaitTimeout
 from .history import History
 from .wait import Not, describe, until
 
@@ -49,7 +49,13 @@ class VipObserver:
     def _pid(self, node: str) -> int:
         """The node's pid, 0 when it has no container (a wiped node until it is recreated); an
         inspect that fails otherwise or times out raises (a failed observation, not "no holder")."""
-        r = docker.run(["inspect", "-f", "{{.State.Pid}}", self.topo.container(node)], check=False, timeout=5)
+        try:
+            container = self.topo.container(node)
+        except HostError as e:
+            if "has no container" in str(e):  # removed (a wipe) and not yet recreated: nobody there
+                return 0
+            raise
+        r = docker.run(["inspect", "-f", "{{.State.Pid}}", container], check=False, timeout=5)
         if r.ok:
             return int(r.out.strip() or 0)
         if "no such" in (r.err + r.out).lower():

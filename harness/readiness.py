@@ -177,3 +177,102 @@ def wait(spec: dict, container: str | None, deadline: float, on_wait=None) -> st
     that exited meanwhile ends the wait at once (``ContainerGone``)."""
     return until(lambda: check(spec, container), timeout=max(0.0, deadline - time.monotonic()), interval=0.25,
                  what=f"{describe(spec)} to answer", container=container, on_retry=on_wait)
+
+
+# -- why a check never answered: one sentence ---------------------------------------------------
+PROTO_NAMES = {"smtp": "SMTP", "imap": "IMAP", "pop3": "POP3", "http": "HTTP", "ldap": "LDAP", "rpc": "RPC",
+               "toxiproxy": "the Toxiproxy API"}
+ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]
+
+
+def subject(spec: dict, vips: list[str] = ()) -> str:
+    """Who should have answered, in words: ``mirror-b``, ``the second virtual IP 10.231.0.201``,
+    ``10.9.0.5:25``."""
+    if spec.get("service"):
+        return spec["service"]
+    host = spec.get("host")
+    if host in vips:
+        i = list(vips).index(host)
+        nth = f"{ORDINALS[i]} " if len(vips) > 1 and i < len(ORDINALS) else ""
+        return f"the {nth}virtual IP {host}"
+    return f"{host}:{spec.get('port') or default_port(spec['proto'])}"
+
+
+def check_words(spec: dict) -> str:
+    """The check in words: ``answered IMAP on 10.231.0.12:143``, ``passed its check
+    mirror-b-replicated (`test -d …`)``."""
+    if spec["proto"] == "exec":
+        cmd = " ".join(str(spec.get("cmd", "")).split())
+        cmd = cmd if len(cmd) <= 70 else cmd[:69] + "…"
+        named = f" {spec['name']}" if spec.get("name") else ""
+        return f"passed its check{named} (`{cmd}`)"
+    where = f" on {spec['host']}:{spec.get('port') or default_port(spec['proto'])}" if spec.get("service") else ""
+    return f"answered {PROTO_NAMES.get(spec['proto'], spec['proto'])}{where}"
+
+
+def keepalived_facts(text: str) -> dict:
+    """From a node's ``ip -o -4 addr show`` output followed by its keepalived configuration and,
+    optionally, log lines: ``{"addrs": {ip}, "instances": {name: [vip]}, "states": {name: STATE}}``.
+    A state line is keepalived's ``(NAME) Entering MASTER STATE`` (the last one per instance
+    wins) or the lb image's ``/run/lb/vrrp-state`` content given as ``vrrp-state: STATE``."""
+    import re
+
+    addrs = {m.group(1) for m in re.finditer(r"\binet (\d+\.\d+\.\d+\.\d+)/", text)}
+    instances: dict[str, list[str]] = {}
+    for m in re.finditer(r"vrrp_instance\s+(\S+)\s*\{(.*?)\n\}", text, re.S):
+        block = re.search(r"virtual_ipaddress\s*\{([^}]*)\}", m.group(2))
+        instances[m.group(1)] = re.findall(r"(\d+\.\d+\.\d+\.\d+)", block.group(1)) if block else []
+    states: dict[str, str] = {}
+    for m in re.finditer(r"\((\S+?)\) Entering (\w+) STATE", text):
+        states[m.group(1)] = m.group(2)
+    if m := re.search(r"^vrrp-state: (\S+)", text, re.M):
+        for name in instances or {"*": []}:
+            states.setdefault(name, m.group(1))
+    return {"addrs": addrs, "instances": instances, "states": states}
+
+
+def vip_diagnosis(vip: str, nodes: dict[str, dict | None]) -> str:
+    """Why nobody answers on ``vip``, from each node's ``keepalived_facts`` (``None``: the node
+    could not be asked — not running, or exec failed). One clause, e.g. ``keepalived on mirror-b
+    reports MASTER without the address``."""
+    holders = sorted(n for n, f in nodes.items() if f and vip in f["addrs"])
+    def state(f):
+        if not f:
+            return None
+        names = [n for n, ips in f["instances"].items() if vip in ips] or (["*"] if "*" in f["states"] else [])
+        got = [f["states"][n] for n in names if n in f["states"]]
+        return got[-1] if got else None
+    states = {n: state(f) for n, f in nodes.items()}
+    masters_without = sorted(n for n, s in states.items() if s and s.startswith("MASTER") and n not in holders)
+    if masters_without:
+        who = " and ".join(masters_without)
+        return f"keepalived on {who} reports MASTER without the address"
+    if holders:
+        return f"{' and '.join(holders)} {'holds' if len(holders) == 1 else 'hold'} the address but no answer came from it"
+    known = {n: s for n, s in states.items() if s}
+    if not known:
+        asked = sorted(n for n, f in nodes.items() if f)
+        gone = sorted(n for n, f in nodes.items() if not f)
+        bits = []
+        if asked:
+            bits.append(f"no node holds the address and keepalived's state is unknown on {', '.join(asked)}")
+        if gone:
+            bits.append(f"{', '.join(gone)} could not be asked")
+        return "; ".join(bits) or "no node could be asked"
+    return "no node holds the address; keepalived reports " + ", ".join(f"{s} on {n}" for n, s in sorted(known.items()))
+
+
+def never_answered(spec: dict, seconds: float, last: str, *, vips: list[str] = (), diagnosis: str = "") -> str:
+    """The one sentence for a readiness check that never passed: who, which check, for how long,
+    the last error and — when known — why (``vip_diagnosis``, or the container's state and last
+    log line)."""
+    text = f"{subject(spec, vips)} never {check_words(spec)} within {seconds:.0f} s (last: {last.rstrip('.')})"
+    return f"{text}: {diagnosis.rstrip('.')}." if diagnosis else f"{text}."
+
+
+def container_diagnosis(state: str, exit_code=None, last_line: str = "") -> str:
+    """``its container is running and its last log line is '…'`` (state as the engine reports it)."""
+    st = f"{state} (exit code {exit_code})" if state == "exited" and exit_code is not None else state
+    line = " ".join(last_line.split())
+    line = line if len(line) <= 160 else line[:159] + "…"
+    return f"its container is {st}" + (f" and its last log line is {line!r}" if line else " and it logged nothing")

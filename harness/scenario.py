@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+from .engine_events import EngineEvents
 from .faults import Nemesis
 from . import docker, observers
 from .history import History
@@ -46,6 +47,8 @@ class Scenario:
         self.prober = Prober(self.topo, history, rate=probe_rate) if probes else None
         self.sessions = Sessions(self.topo, history) if sessions else None
         self.vip = observers.VipObserver(self.topo, history) if vip and self.topo.vips else None
+        # node events with the engine's own timestamps (when a node really died, not when a poll noticed)
+        self.engine = EngineEvents(history, cluster.run_id)
         self.converge_s = converge_s
         self.drain_s = drain_s
         self.start_t: float | None = None
@@ -58,7 +61,7 @@ class Scenario:
     def __enter__(self):
         self.start_t = self.h.now()
         self.phase("start")
-        for part in (self.vip, self.prober, self.sessions, self.workload):
+        for part in (self.engine, self.vip, self.prober, self.sessions, self.workload):
             if part:
                 part.start()
         return self
@@ -103,7 +106,7 @@ class Scenario:
                 self.final = observers.final_reads(self.topo, self.h)
                 self.check_nodes()
         finally:
-            for part in (self.sessions, self.prober, self.vip):
+            for part in (self.sessions, self.prober, self.vip, self.engine):
                 if part:
                     part.stop()
             self.end_t = self.h.now()

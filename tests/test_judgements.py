@@ -189,3 +189,14 @@ def test_chaos_rules_name_existing_judgements_and_claims(tmp_path):
     _c, nope = make(tmp_path, [], {**MIRROR, "chaos": {"claims": {"no_loss": "uptime_999"}}})
     with pytest.raises(KeyError, match="unknown claim"):
         judgements.chaos_rules(nope.topo)
+
+
+def test_a_loss_without_a_lost_holder_never_confirms_a_disclosed_no(tmp_path):
+    """Proxy's sheet says data redundancy "No": mail lost in a scenario that lost no holder is a
+    defect (recorded against smtp), not the disclosed limitation."""
+    h = H(test=TEST).send("mh-abc-t0u1", at=1, to="user1@example.test").send("mh-abc-t1u3", at=1.1, to="user3@example.test")
+    h.final_read("be1", {"user1@example.test": {"INBOX": []}}).final_read("be2", {"user3@example.test": {"INBOX": box("mh-abc-t1u3")}})
+    cert, sc = make(tmp_path, h.events, PROXY)
+    judgements.no_loss(cert, sc)
+    assert "data_redundancy" not in cert.outcome.results
+    assert cert.outcome.results["smtp"].measured == "No"

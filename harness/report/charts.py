@@ -295,6 +295,44 @@ def _marks_lane(ops: list[Op], sc: Scale, y: float, what: str, stat_ops: list[Op
     return "".join(out), dict(c)
 
 
+#: engine node events: how each is drawn (shape, colour) — down (red), up (green), frozen (amber)
+NODE_EVENT_MARK = {"die": ("down", "#cf222e"), "kill": ("down", "#cf222e"), "stop": ("down", "#8c1c13"),
+                   "oom": ("down", "#8250df"), "start": ("up", "#1a7f37"), "restart": ("up", "#1a7f37"),
+                   "unpause": ("up", "#1a7f37"), "pause": ("square", "#d4a72c")}
+
+
+def _node_events_lane(ops: list[Op], sc: Scale, y: float) -> tuple[str, dict]:
+    """The engine's container events (``node-event`` of harness.engine_events) at the engine's
+    time: a down triangle for die/kill/stop/oom, an up triangle for start/restart/unpause, a
+    square for pause, a hatched cross where the event stream broke."""
+    out, c = [], Counter()
+    mid = y + LANE / 2
+    for o in ops:
+        v = o.value if isinstance(o.value, dict) else {}
+        x = sc.x(o.start)
+        if o.type != "ok":
+            c["stream broken"] += 1
+            tip = f"at {o.start:.3f} s: {o.error or 'engine event stream broke'}"
+            out.append(f'<path d="M{x - 4:.1f},{y + 5:.1f} l8,10 m0,-10 l-8,10" stroke="#6e7781" stroke-width="2">'
+                       f'<title>{e(tip)}</title></path>')
+            continue
+        ev = str(v.get("event"))
+        c[ev] += 1
+        shape, color = NODE_EVENT_MARK.get(ev, ("square", "#6e7781"))
+        extra = "".join(f", {k} {v[k]}" for k in ("exitCode", "signal") if k in v)
+        tip = f"{v.get('node')} {ev} at {o.start:.3f} s (engine time{extra})"
+        if shape == "down":
+            mark = f'<path d="M{x - 4.5:.1f},{mid - 5:.1f} h9 l-4.5,9 z" fill="{color}">'
+        elif shape == "up":
+            mark = f'<path d="M{x - 4.5:.1f},{mid + 5:.1f} h9 l-4.5,-9 z" fill="{color}">'
+        else:
+            mark = f'<rect x="{x - 3.5:.1f}" y="{mid - 3.5:.1f}" width="7" height="7" fill="{color}">'
+        out.append(f'{mark}<title>{e(tip)}</title>{"</path>" if shape != "square" else "</rect>"}')
+    line = " · ".join(f"{n} {k}" for k, n in sorted(c.items(), key=lambda kv: -kv[1])[:3]) or "none"
+    out.append(_stats(y, line, f"{sum(c.values())} engine events", bad=c.get("stream broken", 0) > 0))
+    return "".join(out), dict(c)
+
+
 def _span_lane(spans: list[dict], sc: Scale, y: float) -> str:
     """Labelled spans (tests, bring-up, resync) in one lane."""
     out = []
@@ -359,6 +397,11 @@ def timeline_svg(events: list[Event], faults: list[dict], sc: Scale, spans: list
     for k, (addr, vops) in enumerate(sorted(by_vip.items())):
         svg, stats["vip" if k == 0 else f"vip-{addr}"] = _vip_lane(vops, sc, y, sc.t1, ref(vops))
         parts.append(_lane_label(y, "VIP holder", addr if len(by_vip) > 1 else "") + svg)
+        y += LANE + GAP
+    nodev = ops_of(events, "node-event")
+    if nodev:
+        svg, stats["node-events"] = _node_events_lane(nodev, sc, y)
+        parts.append(_lane_label(y, "node events", "from the engine") + svg)
         y += LANE + GAP
     for p in protos:
         name = PROTO_LABEL.get(p, p)

@@ -1,8 +1,9 @@
 """Smoke tests of the ecm role image: Postfix relay + rspamd milter + clamd, failing closed.
 
-The next hop is a real SMTP server: Postfix's `smtp-sink` in a second container of the same
-image (the solo container), dumping every message it accepts under /sink. The ECM runs next
-to it on the same labelled network with ECM_NEXT_HOP pointing at the sink's address.
+The next hop is a real SMTP server: Postfix's `smtp-sink` in a container of the same image
+(harness.containers; ready on its SMTP 220), dumping every message it accepts under /sink. The
+ECM runs next to it on the same labelled network with ECM_NEXT_HOP pointing at the sink's
+address, ready when it greets with SMTP 220 and `ecm-ready` finds rspamd and clamd answering.
 """
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from harness import docker
-from harness.solo import ip_of, sh, solo
+from harness.containers import RoleContainer, role_container
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -60,33 +60,29 @@ def submit(ip: str, m: EmailMessage) -> tuple[int, str, float]:
     return code, text, time.monotonic() - t0
 
 
-def wait_for_token(sink: str, token: str, timeout: float) -> float | None:
+def wait_for_token(sink: RoleContainer, token: str, timeout: float) -> float | None:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if sh(sink, f"grep -rlq {token} /sink").ok:
+        if sink.sh(f"grep -rlq {token} /sink").ok:
             return time.monotonic() - t0
         time.sleep(0.5)
     return None
 
 
+#: ready: the relay's SMTP greeting, then ``ecm-ready`` (rspamd and clamd answer)
+ECM_READY = ({"proto": "smtp"}, {"proto": "exec", "cmd": "ecm-ready"})
+
+
 @pytest.fixture(scope="module")
 def ecm():
-    """The sink (solo) and the ECM next to it; yields names, addresses and start timings."""
-    with solo("ecm", command=SINK_CMD) as sink:
+    """The sink and the ECM next to it; yields the containers, addresses and start timings."""
+    with role_container("ecm", suffix="ecm", command=SINK_CMD, timeout=30) as sink:  # ready: smtp-sink's 220
         env = {"ECM_NEXT_HOP": f"smtp:[{sink.ip}]:25", **QUEUE_ENV}
         t0 = time.monotonic()
-        name = sink.sidecar("filter", env=env, command=())
-        ip = ip_of(name)
-        last = None
-        while time.monotonic() - t0 < 120:
-            last = sh(name, "ecm-ready")
-            if last.ok:
-                break
-            time.sleep(0.2)
-        else:
-            logs = docker.run(["logs", "--tail", "30", name], check=False)
-            pytest.fail(f"ECM not ready within 120 s: {last.err.strip()}\n{(logs.out + logs.err)[-2000:]}")
-        yield {"name": name, "ip": ip, "sink": sink.name, "sink_ip": sink.ip, "ready": time.monotonic() - t0}
+        ecm = sink.run.start("ecm", suffix="filter", hostname="filter", env=env, ready=ECM_READY, timeout=120,
+                             interval=0.2)
+        yield {"ecm": ecm, "name": ecm.name, "ip": ecm.ip, "sink": sink, "sink_ip": sink.ip,
+               "ready": time.monotonic() - t0}
 
 
 def test_clean_mail_is_relayed_to_the_next_hop(ecm, note):
@@ -117,18 +113,18 @@ def test_eicar_is_rejected_naming_the_virus(ecm, note):
 
 def test_clamd_down_fails_closed(ecm, note):
     """With clamd stopped nothing is accepted unscanned: EICAR and clean mail (with and without attachment) get 4xx."""
-    name = ecm["name"]
-    r = sh(name, "ecm-ctl stop clamd")
+    c = ecm["ecm"]
+    r = c.sh("ecm-ctl stop clamd")
     assert r.ok, f"ecm-ctl stop clamd failed: {r.err.strip()}"
     try:
-        assert not sh(name, "ecm-ready clamd").ok, "clamd still answers after ecm-ctl stop clamd"
+        assert not c.sh("ecm-ready clamd").ok, "clamd still answers after ecm-ctl stop clamd"
         for kind in ("eicar", "attachment", "clean"):
             code, text, secs = submit(ecm["ip"], message(kind)[0])
             note(f"submit_{kind}_clamd_down_s", round(secs, 3))
             assert 400 <= code < 500, f"expected a temporary error (4xx) for {kind} mail with clamd down, got {code} {text}"
     finally:
         t0 = time.monotonic()
-        sh(name, "ecm-ctl start clamd")
+        c.sh("ecm-ctl start clamd")
         note("clamd_restart_to_ready_s", round(time.monotonic() - t0, 2))
     code, text, _ = submit(ecm["ip"], message("eicar")[0])
     assert code == 554, f"expected 554 for EICAR again once clamd is back, got {code} {text}"
@@ -136,30 +132,30 @@ def test_clamd_down_fails_closed(ecm, note):
 
 def test_rspamd_down_tempfails(ecm, note):
     """With rspamd stopped Postfix answers 4xx (milter_default_action = tempfail)."""
-    name = ecm["name"]
-    assert sh(name, "ecm-ctl stop rspamd").ok, "ecm-ctl stop rspamd failed"
+    c = ecm["ecm"]
+    assert c.sh("ecm-ctl stop rspamd").ok, "ecm-ctl stop rspamd failed"
     try:
         code, text, secs = submit(ecm["ip"], message("clean")[0])
         note("submit_clean_rspamd_down_s", round(secs, 3))
         assert 400 <= code < 500, f"expected 4xx with rspamd down, got {code} {text}"
     finally:
         t0 = time.monotonic()
-        sh(name, "ecm-ctl start rspamd")
+        c.sh("ecm-ctl start rspamd")
         note("rspamd_restart_to_ready_s", round(time.monotonic() - t0, 2))
     code, text, _ = submit(ecm["ip"], message("clean")[0])
     assert code == 250, f"expected 250 again once rspamd is back, got {code} {text}"
 
 
-def queued(name: str) -> list[dict]:
-    out = sh(name, "postqueue -j").out
+def queued(c: RoleContainer) -> list[dict]:
+    out = c.sh("postqueue -j").out
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def test_next_hop_down_defers_then_delivers(ecm, note):
     """With the sink killed a clean message is still accepted and stays queued (deferred, never
     bounced); once the sink is back it arrives."""
-    name, sink = ecm["name"], ecm["sink"]
-    docker.run(["kill", sink])
+    c, sink = ecm["ecm"], ecm["sink"]
+    sink.kill()
     try:
         m, token = message("clean")
         code, text, secs = submit(ecm["ip"], m)
@@ -167,57 +163,54 @@ def test_next_hop_down_defers_then_delivers(ecm, note):
         assert code == 250, f"expected 250 while the next hop is down, got {code} {text}"
         deadline = time.monotonic() + 30
         while True:
-            mine = [q for q in queued(name) if q.get("queue_name") == "deferred"]
+            mine = [q for q in queued(c) if q.get("queue_name") == "deferred"]
             if mine:
                 break
-            assert time.monotonic() < deadline, f"expected a deferred message within 30 s; queue: {queued(name)}"
+            assert time.monotonic() < deadline, f"expected a deferred message within 30 s; queue: {queued(c)}"
             time.sleep(0.5)
         reason = mine[0]["recipients"][0].get("delay_reason", "")
         note("deferral_reason", reason)
-        logs = docker.run(["logs", name], check=False)
-        assert "status=bounced" not in logs.out + logs.err, "expected no bounce while the next hop is down"
+        assert "status=bounced" not in c.logs(), "expected no bounce while the next hop is down"
     finally:
-        docker.run(["start", sink])
+        sink.start_again()
     t0 = time.monotonic()
-    assert ip_of(sink) == ecm["sink_ip"], "the sink came back on another address; the ECM's next hop no longer points at it"
+    assert sink.address() == ecm["sink_ip"], "the sink came back on another address; the ECM's next hop no longer points at it"
     arrived = wait_for_token(sink, token, 90)
-    assert arrived is not None, f"expected the queued message {token} at the sink within 90 s of its return; queue: {queued(name)}"
+    assert arrived is not None, f"expected the queued message {token} at the sink within 90 s of its return; queue: {queued(c)}"
     note("queued_arrival_after_sink_start_s", round(time.monotonic() - t0, 2))
-    assert not queued(name), f"expected an empty queue after delivery, got {queued(name)}"
+    assert not queued(c), f"expected an empty queue after delivery, got {queued(c)}"
 
 
 def test_kill_and_start_keeps_the_queue(ecm, note):
     """`docker kill` + `docker start` of the ECM: stale pid files do not block the start, and a
     message deferred before the kill is delivered after it."""
-    name, sink = ecm["name"], ecm["sink"]
-    docker.run(["kill", sink])
+    c, sink = ecm["ecm"], ecm["sink"]
+    sink.kill()
     sink_started = False
     try:
         m, token = message("clean")
         code, text, _ = submit(ecm["ip"], m)
         assert code == 250, f"expected 250 while the next hop is down, got {code} {text}"
         deadline = time.monotonic() + 30
-        while not [q for q in queued(name) if q.get("queue_name") == "deferred"]:
-            assert time.monotonic() < deadline, f"expected a deferred message within 30 s; queue: {queued(name)}"
+        while not [q for q in queued(c) if q.get("queue_name") == "deferred"]:
+            assert time.monotonic() < deadline, f"expected a deferred message within 30 s; queue: {queued(c)}"
             time.sleep(0.5)
-        docker.run(["kill", name])
+        c.kill()
         # Docker hands out the lowest free address: restart in the original order (the sink
         # first) so each container gets its old address back.
-        docker.run(["start", sink])
+        sink.start_again()
         sink_started = True
-        assert ip_of(sink) == ecm["sink_ip"], "the sink came back on another address"
+        assert sink.address() == ecm["sink_ip"], "the sink came back on another address"
         t0 = time.monotonic()
-        docker.run(["start", name])
-        while not sh(name, "ecm-ready").ok:
-            assert time.monotonic() - t0 < 90, f"ECM not ready 90 s after docker start: {docker.run(['logs', '--tail', '20', name], check=False).out[-1500:]}"
-            time.sleep(0.2)
+        c.start_again()
+        c.wait_ready([{"proto": "exec", "cmd": "ecm-ready"}], timeout=90, interval=0.2)
         note("ecm_restart_to_ready_s", round(time.monotonic() - t0, 2))
-        assert ip_of(name) == ecm["ip"], "the ECM came back on another address"
+        assert c.address() == ecm["ip"], "the ECM came back on another address"
     finally:
         if not sink_started:
-            docker.run(["start", sink])
-        if not docker.run(["inspect", "-f", "{{.State.Running}}", name], check=False).out.strip() == "true":
-            docker.run(["start", name], check=False)
+            sink.start_again()
+        if not c.state().get("Running"):
+            c.start_again()
     arrived = wait_for_token(sink, token, 90)
-    assert arrived is not None, f"expected message {token} (queued before the kill) at the sink within 90 s; queue: {queued(name)}"
+    assert arrived is not None, f"expected message {token} (queued before the kill) at the sink within 90 s; queue: {queued(c)}"
     note("queued_arrival_after_ecm_ready_s", round(arrived, 2))

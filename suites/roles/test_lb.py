@@ -12,16 +12,12 @@ import socket
 import textwrap
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import pytest
 import requests
 
-from harness import docker, images
-from harness.cluster import owner_label, remove_run
-from harness.docker import LABEL_DESIGN, LABEL_OWNER, LABEL_RUN
-from harness.solo import solo
-from harness.store import new_run_id
+from harness.containers import Run, RoleContainer, role_container
+from harness.errors import HostError
 
 ADMIN_SOCK = "/run/haproxy/admin.sock"
 
@@ -51,8 +47,8 @@ def healthy(host: str, port: int = 8404) -> bool:
     return r.status_code == 200 and r.text == "ok\n"
 
 
-def runtime_api(c, cmd: str) -> str:
-    r = docker.exec_(c if isinstance(c, str) else c.name, f"echo '{cmd}' | socat -t 2 stdio unix-connect:{ADMIN_SOCK}")
+def runtime_api(c: RoleContainer, cmd: str) -> str:
+    r = c.exec(f"echo '{cmd}' | socat -t 2 stdio unix-connect:{ADMIN_SOCK}")
     assert r.ok, f"runtime API '{cmd}' failed: {r.err}"
     return r.out
 
@@ -64,8 +60,7 @@ def load() -> str:
 
 # -- alone -------------------------------------------------------------------------------------
 def test_default_config_health_and_stats():
-    with solo("lb") as c:
-        wait_for("HAProxy /healthz on :8404", lambda: healthy(c.ip))
+    with role_container("lb", timeout=20) as c:  # ready: HAProxy's /healthz on :8404 answers "ok"
         r = get(c.ip)
         assert (r.status_code, r.text) == (200, "ok\n"), f"/healthz answered {r.status_code} {r.text!r}"
         r = get(c.ip, path="/stats")
@@ -75,27 +70,26 @@ def test_default_config_health_and_stats():
         ps = c.exec("ps -eo args")
         assert "haproxy -W" in ps.out, f"HAProxy is not in master-worker mode:\n{ps.out}"
         assert "keepalived" not in ps.out, f"keepalived runs although neither VRRP_VIP nor /conf/keepalived.conf is set:\n{ps.out}"
-        docker.run(["kill", "-s", "HUP", c.name])  # SIGHUP to PID 1 = lb-reload
+        c.kill("HUP")  # SIGHUP to PID 1 = lb-reload
         wait_for("reload 1 in the master's show proc after SIGHUP", lambda: " master          1 [failed: 0]" in c.exec(
             "echo 'show proc' | socat stdio unix-connect:/run/haproxy/master.sock").out)
         assert healthy(c.ip), "HAProxy stopped answering after SIGHUP"
         t0 = time.monotonic()
-        docker.run(["stop", c.name])
+        c.docker_stop()
         stopped = time.monotonic() - t0
-        code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", c.name]).out.strip()
-        assert stopped < 5 and code == "0", f"docker stop took {stopped:.1f} s, exit code {code}; expected a clean TERM stop"
+        code = c.state()["ExitCode"]
+        assert stopped < 5 and code == 0, f"docker stop took {stopped:.1f} s, exit code {code}; expected a clean TERM stop"
         assert "TERM: stopping" in c.logs()
 
 
 def test_dead_haproxy_worker_ends_the_container():
     """A crashed worker must not leave a half-alive LB (keepalived would keep the VIP)."""
-    with solo("lb") as c:
-        wait_for("HAProxy /healthz on :8404", lambda: healthy(c.ip))
+    with role_container("lb", timeout=20) as c:  # ready: /healthz answers
         r = c.exec("kill -9 $(pgrep -P $(cat /run/haproxy/haproxy.pid))")
         assert r.ok, f"could not kill the worker: {r.err}"
-        wait_for("the container to exit", lambda: docker.run(["inspect", "-f", "{{.State.Status}}", c.name]).out.strip() == "exited")
-        code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", c.name]).out.strip()
-        assert code == "1" and "ERROR: haproxy (pid" in c.logs(), f"exit code {code}; log:\n{c.logs()[-1500:]}"
+        wait_for("the container to exit", lambda: c.state()["Status"] == "exited")
+        code = c.state()["ExitCode"]
+        assert code == 1 and "ERROR: haproxy (pid" in c.logs(), f"exit code {code}; log:\n{c.logs()[-1500:]}"
 
 
 TCP_CONF = """\
@@ -147,7 +141,7 @@ def test_tcp_balancing_live_reload_and_runtime_server(tmp_path, note):
     conf.mkdir()
     conf.chmod(0o755)
     (conf / "haproxy.cfg").write_text(textwrap.dedent(TCP_CONF.format(extra="")))
-    with solo("lb", volumes=[f"{conf}:/conf:ro"]) as c:
+    with role_container("lb", volumes=[f"{conf}:/conf:ro"], timeout=20) as c:
         c.exec(["socat", "TCP-LISTEN:7000,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"], detach=True)
         wait_for("HTTP through the TCP frontend :2525", lambda: healthy(c.ip, 2525))
         held = wait_for("a TCP session through :2527 to the echo server",
@@ -186,72 +180,56 @@ def test_tcp_balancing_live_reload_and_runtime_server(tmp_path, note):
 
 
 # -- with keepalived --------------------------------------------------------------------------
-@dataclass
-class Net:
-    """A labelled network with a known /24, so VIPs can be chosen before containers start."""
-    run_id: str
-    name: str
-    prefix: str                       # "10.x.y"
-    labels: list[str] = field(default_factory=list)
-
-    def run_lb(self, host: str, last_octet: int, env: dict, caps=("NET_ADMIN",), volumes=()) -> str:
-        ref = images.resolve("lb")
-        if not ref:
-            images.build(["lb"])
-            ref = images.resolve("lb")
-        name = f"{self.name}-{host}"
-        argv = ["run", "-d", "--name", name, "--hostname", host, "--network", self.name,
-                "--ip", f"{self.prefix}.{last_octet}", *self.labels]
-        for k, v in env.items():
-            argv += ["-e", f"{k}={v}"]
-        for cap in caps:
-            argv += ["--cap-add", cap]
-        for v in volumes:
-            argv += ["-v", v]
-        docker.run([*argv, ref])
-        return name
-
-
 @contextmanager
 def vrrp_net():
-    run_id = new_run_id("solo-lb-vrrp")
-    labels = ["--label", f"{LABEL_RUN}={run_id}", "--label", f"{LABEL_OWNER}={owner_label()}",
-              "--label", f"{LABEL_DESIGN}=solo-lb"]
-    name = f"mailha-{run_id}"
+    """A labelled network with a free, known /24 (``Run``), so VIPs can be chosen before
+    containers start; yields ``(run, prefix)`` with ``prefix`` like ``"10.x.y"``."""
+    for _ in range(30):  # a free /24: docker refuses one that overlaps another network
+        prefix = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}"
+        run = Run("lb", subnet=f"{prefix}.0/24")
+        try:
+            run.__enter__()
+        except HostError:
+            run.close()
+            continue
+        break
+    else:
+        pytest.fail("no free 10.200-250.x.0/24 subnet for the VRRP test network")
     try:
-        for _ in range(30):  # a free /24: docker refuses one that overlaps another network
-            prefix = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}"
-            if docker.run(["network", "create", *labels, "--subnet", f"{prefix}.0/24", name], check=False).ok:
-                break
-        else:
-            pytest.fail("no free 10.200-250.x.0/24 subnet for the VRRP test network")
-        yield Net(run_id, name, prefix, labels)
+        yield run, prefix
     finally:
-        remove_run(run_id)
+        run.close()
 
 
-def vrrp_state(name: str) -> str:
-    return docker.exec_(name, "cat /run/lb/vrrp-state", timeout=5).out.strip()
+def run_lb(net, host: str, last_octet: int, env: dict, caps=("NET_ADMIN",), volumes=(), ready=None) -> RoleContainer:
+    """An lb container named ``host`` at ``<prefix>.<last_octet>``; ready when HAProxy's /healthz
+    answers (``ready=()``: for one that must refuse to start)."""
+    run, prefix = net
+    return run.start("lb", suffix=host, hostname=host, ip=f"{prefix}.{last_octet}", env=env, cap_add=caps,
+                     volumes=volumes, ready=ready, timeout=20)
 
 
-def has_vip(name: str, vip: str) -> bool:
-    r = docker.exec_(name, "ip -o -4 addr show", timeout=5)
+def vrrp_state(c: RoleContainer) -> str:
+    return c.exec("cat /run/lb/vrrp-state", timeout=5).out.strip()
+
+
+def has_vip(c: RoleContainer, vip: str) -> bool:
+    r = c.exec("ip -o -4 addr show", timeout=5)
     return f" inet {vip}/" in r.out
 
 
-def logs(name: str) -> str:
-    r = docker.run(["logs", name], check=False)
-    return r.out + r.err
+def logs(c: RoleContainer) -> str:
+    return c.logs()
 
 
 def test_keepalived_master_holds_vip_and_faults_when_haproxy_stops(note):
     with vrrp_net() as net:
-        vip = f"{net.prefix}.100"
-        lb = net.run_lb("lb1", 11, {"VRRP_VIP": vip})
-        t0 = time.monotonic()
+        vip = f"{net[1]}.100"
+        lb = run_lb(net, "lb1", 11, {"VRRP_VIP": vip})
+        t0 = lb.started_at
         wait_for(f"lb1 MASTER with {vip} on an interface", lambda: vrrp_state(lb) == "MASTER" and has_vip(lb, vip))
         note("lb start to VRRP MASTER with VIP", time.monotonic() - t0, "s", f"(load {load()})")
-        addr = docker.exec_(lb, "ip -o -4 addr show").out
+        addr = lb.exec("ip -o -4 addr show").out
         assert f"eth0    inet {vip}/24" in addr, f"VIP {vip}/24 not on eth0 (the interface of its subnet):\n{addr}"
         assert healthy(vip), "HAProxy does not answer on the VIP from the host"
 
@@ -269,18 +247,19 @@ def test_keepalived_master_holds_vip_and_faults_when_haproxy_stops(note):
 
 def test_two_lbs_fail_over_and_back(note):
     with vrrp_net() as net:
-        vip = f"{net.prefix}.100"
-        peers = f"{net.prefix}.11,{net.prefix}.12"  # each node drops its own address
-        lb1 = net.run_lb("lb1", 11, {"VRRP_VIP": vip, "VRRP_PRIORITY": 150, "VRRP_PEERS": peers, "VRRP_ROUTER_ID": 77})
-        lb2 = net.run_lb("lb2", 12, {"VRRP_VIP": vip, "VRRP_PRIORITY": 100, "VRRP_PEERS": peers, "VRRP_ROUTER_ID": 77})
+        prefix = net[1]
+        vip = f"{prefix}.100"
+        peers = f"{prefix}.11,{prefix}.12"  # each node drops its own address
+        lb1 = run_lb(net, "lb1", 11, {"VRRP_VIP": vip, "VRRP_PRIORITY": 150, "VRRP_PEERS": peers, "VRRP_ROUTER_ID": 77})
+        lb2 = run_lb(net, "lb2", 12, {"VRRP_VIP": vip, "VRRP_PRIORITY": 100, "VRRP_PEERS": peers, "VRRP_ROUTER_ID": 77})
         wait_for("lb1 MASTER and lb2 BACKUP", lambda: (vrrp_state(lb1), vrrp_state(lb2)) == ("MASTER", "BACKUP"))
         assert has_vip(lb1, vip) and not has_vip(lb2, vip), "the VIP should be on lb1 only"
-        conf2 = docker.exec_(lb2, "cat /run/lb/keepalived.conf").out
-        assert f"unicast_peer {{\n        {net.prefix}.11\n    }}" in conf2, f"lb2's peers should be lb1 only:\n{conf2}"
+        conf2 = lb2.exec("cat /run/lb/keepalived.conf").out
+        assert f"unicast_peer {{\n        {prefix}.11\n    }}" in conf2, f"lb2's peers should be lb1 only:\n{conf2}"
         assert healthy(vip)
 
         t0 = time.monotonic()
-        docker.run(["kill", lb1])
+        lb1.kill()
         wait_for("HTTP on the VIP after lb1 was killed", lambda: healthy(vip), interval=0.02)
         failover = time.monotonic() - t0
         note("lb1 docker kill (issued) to HTTP answered on the VIP by lb2", failover, "s", f"(load {load()})")
@@ -288,7 +267,7 @@ def test_two_lbs_fail_over_and_back(note):
         assert failover < 5, f"failover took {failover:.2f} s; VRRPv3 at advert_int 0.1 should take well under a second"
 
         # the killed node restarts despite stale pid files and, with higher priority, takes the VIP back
-        docker.run(["start", lb1])
+        lb1.start_again()
         t0 = time.monotonic()
         wait_for("lb1 MASTER again after docker start", lambda: vrrp_state(lb1) == "MASTER" and has_vip(lb1, vip))
         note("lb1 docker start to MASTER (preempt)", time.monotonic() - t0, "s")
@@ -296,31 +275,32 @@ def test_two_lbs_fail_over_and_back(note):
 
         # a graceful stop hands over at once (priority-0 advert), not after the master-down timer
         t0 = time.monotonic()
-        docker.run(["stop", lb1])
+        lb1.docker_stop()
         returned = time.monotonic() - t0
         wait_for("HTTP on the VIP after lb1 was stopped", lambda: healthy(vip), interval=0.02)
         note("lb1 docker stop to HTTP answered on the VIP by lb2", time.monotonic() - t0, "s",
                f"(docker stop itself returned after {returned:.3f} s)")
         assert has_vip(lb2, vip)
-        code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", lb1]).out.strip()
-        assert code == "0", f"lb1 exited {code} on docker stop:\n{logs(lb1)[-2000:]}"
+        code = lb1.state()["ExitCode"]
+        assert code == 0, f"lb1 exited {code} on docker stop:\n{logs(lb1)[-2000:]}"
 
 
 def test_keepalived_without_net_admin_is_refused_loudly():
     with vrrp_net() as net:
-        lb = net.run_lb("lb1", 11, {"VRRP_VIP": f"{net.prefix}.100"}, caps=())
-        wait_for("the container to exit", lambda: docker.run(["inspect", "-f", "{{.State.Status}}", lb]).out.strip() == "exited")
-        code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", lb]).out.strip()
+        # no protocol answer to wait for: the image must refuse to start
+        lb = run_lb(net, "lb1", 11, {"VRRP_VIP": f"{net[1]}.100"}, caps=(), ready=())
+        wait_for("the container to exit", lambda: lb.state()["Status"] == "exited")
+        code = lb.state()["ExitCode"]
         log = logs(lb)
-        assert code == "78", f"expected exit 78 (config error), got {code}:\n{log}"
+        assert code == 78, f"expected exit 78 (config error), got {code}:\n{log}"
         assert "ERROR: keepalived needs the capabilities NET_ADMIN" in log, f"no loud NET_ADMIN message:\n{log}"
 
 
 def test_forced_without_net_admin_reports_master_without_vip():
     """LB_ALLOW_MISSING_CAPS=1 reproduces pitfall P14; the notify hook must catch it."""
     with vrrp_net() as net:
-        vip = f"{net.prefix}.100"
-        lb = net.run_lb("lb1", 11, {"VRRP_VIP": vip, "LB_ALLOW_MISSING_CAPS": 1}, caps=())
+        vip = f"{net[1]}.100"
+        lb = run_lb(net, "lb1", 11, {"VRRP_VIP": vip, "LB_ALLOW_MISSING_CAPS": 1}, caps=())
         wait_for("the MASTER-without-VIP state", lambda: vrrp_state(lb) == "MASTER-WITHOUT-VIP")
         assert not has_vip(lb, vip)
         log = logs(lb)
@@ -330,7 +310,7 @@ def test_forced_without_net_admin_reports_master_without_vip():
 
 def test_mounted_keepalived_conf_is_used_verbatim(tmp_path):
     with vrrp_net() as net:
-        vip = f"{net.prefix}.100"
+        vip = f"{net[1]}.100"
         conf = tmp_path / "conf"
         conf.mkdir()
         conf.chmod(0o755)
@@ -360,7 +340,7 @@ def test_mounted_keepalived_conf_is_used_verbatim(tmp_path):
                 notify /usr/local/bin/lb-vrrp-notify
             }}
             """))
-        lb = net.run_lb("lb1", 11, {}, volumes=[f"{conf}:/conf:ro"])
+        lb = run_lb(net, "lb1", 11, {}, volumes=[f"{conf}:/conf:ro"])
         wait_for(f"MASTER with {vip} from the mounted keepalived.conf",
                  lambda: vrrp_state(lb) == "MASTER" and has_vip(lb, vip))
         log = logs(lb)

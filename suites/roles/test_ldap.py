@@ -12,8 +12,7 @@ import time
 import ldap3
 import pytest
 
-from harness import docker
-from harness.solo import solo
+from harness.containers import READY, role_container
 
 BASE = "dc=example,dc=test"
 PEOPLE = f"ou=people,{BASE}"
@@ -32,22 +31,9 @@ def connect(host: str, user: str | None = None, password: str | None = None, tim
     return conn
 
 
-def wait_ready(host: str, timeout: float = 30.0) -> float:
-    """Seconds until the admin can bind and search the base; raise with the last error."""
-    t0 = time.monotonic()
-    last = None
-    while time.monotonic() - t0 < timeout:
-        try:
-            conn = connect(host, ADMIN, ADMIN_PW, timeout=1)
-            ok = conn.search(BASE, "(objectClass=*)", search_scope=ldap3.BASE)
-            conn.unbind()
-            if ok:
-                return time.monotonic() - t0
-            last = conn.result
-        except Exception as e:  # not ready yet
-            last = e
-        time.sleep(0.05)
-    raise AssertionError(f"slapd gave no LDAP answer within {timeout:.0f} s; last error: {last}")
+#: ready: the admin binds and reads the base entry (harness.readiness.ldap)
+ADMIN_READY = READY["ldap"]
+assert ADMIN_READY[0]["bind_dn"] == ADMIN and ADMIN_READY[0]["base"] == BASE
 
 
 def mails(conn: ldap3.Connection, flt: str = "(mail=*)", attrs=("mail", "mailHost")) -> dict[str, dict]:
@@ -58,8 +44,7 @@ def mails(conn: ldap3.Connection, flt: str = "(mail=*)", attrs=("mail", "mailHos
 
 @pytest.fixture(scope="module")
 def ldap():
-    with solo("ldap") as c:
-        c.ready_s = wait_ready(c.ip)
+    with role_container("ldap", timeout=30) as c:  # ready: an admin bind + base search
         yield c
 
 
@@ -115,11 +100,11 @@ def test_runtime_add_survives_kill_and_start(ldap, note):
     assert ok, f"admin could not add {dn}: {admin.result}"
     assert mails(connect(ldap.ip), "(mail=runtime@example.test)")["runtime@example.test"]["mailHost"] == ["10.9.9.9"]
 
-    docker.run(["kill", ldap.name])
+    ldap.kill()
     t0 = time.monotonic()
-    docker.run(["start", ldap.name])
+    ldap.start_again()
     started = time.monotonic() - t0
-    ready = started + wait_ready(ldap.ip)
+    ready = started + ldap.wait_ready(timeout=30, interval=0.05, check_timeout=1)  # as fine-grained as before
     note("ldap docker start to ready after docker kill", ready, "s",
            f"(docker start itself {started:.3f} s; load {open('/proc/loadavg').read().split()[0]})")
 
@@ -134,10 +119,10 @@ def test_runtime_add_survives_kill_and_start(ldap, note):
 
 def test_stop_is_clean(ldap):
     t0 = time.monotonic()
-    docker.run(["stop", ldap.name])
+    ldap.docker_stop()
     took = time.monotonic() - t0
-    code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", ldap.name]).out.strip()
-    assert took < 5 and code == "0", f"docker stop took {took:.1f} s with exit code {code}:\n{ldap.logs()[-1500:]}"
+    code = ldap.state()["ExitCode"]
+    assert took < 5 and code == 0, f"docker stop took {took:.1f} s with exit code {code}:\n{ldap.logs()[-1500:]}"
     assert "TERM: stopping slapd" in ldap.logs()
 
 
@@ -151,8 +136,7 @@ def test_mounted_seed_replaces_default_and_reports_bad_entries(tmp_path):
     (seed / "20-bad.ldif").write_text(  # mailHost without inetLocalMailRecipient: a schema violation
         f"dn: uid=bad,{PEOPLE}\nobjectClass: inetOrgPerson\nuid: bad\ncn: Bad\nsn: B\nmailHost: 10.1.2.4\n")
     seed.chmod(0o755)
-    with solo("ldap", volumes=[f"{seed}:/seed:ro"]) as c:
-        wait_ready(c.ip)
+    with role_container("ldap", volumes=[f"{seed}:/seed:ro"], timeout=30) as c:
         found = mails(connect(c.ip))
         assert list(found) == ["alice@a.example"], f"expected only the mounted user alice, found {sorted(found)}"
         logs = c.logs()

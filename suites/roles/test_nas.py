@@ -1,48 +1,43 @@
 """Smoke tests of the nas role image: GlusterFS over FUSE (default) and nfs-ganesha.
 
-Everything runs on one labelled network per test module (harness.solo); client containers
-are started from the same image on that network with the same run label, so the solo
+Each NAS is a testcontainers container on its own labelled network (harness.containers), ready
+when glusterd (or the NFS server) answers an RPC call and ``nas-ready`` passes; client
+containers are started from the same image on that network with the same run label, so the
 teardown removes them (and their anonymous volumes) too.
 """
 from __future__ import annotations
 
-import subprocess
+import threading
 import time
 import uuid
 
 import pytest
 
-from harness import docker
-from harness.solo import ip_of, sh, solo
+from harness.containers import RoleContainer, role_container
 
-FUSE_CLIENT = dict(cap_add=["SYS_ADMIN"], devices=["/dev/fuse"])
-
-
-
+FUSE_CLIENT = dict(cap_add=["SYS_ADMIN"], devices=["/dev/fuse"], ready=(), command=["sleep", "infinity"])
+#: ready: glusterd answers an RPC call (the protocol), then ``nas-ready`` (the volume is started)
+GLUSTER_READY = ({"proto": "rpc"}, {"proto": "exec", "cmd": "nas-ready"})
 
 
-
-def wait_ready(container: str, env: dict | None = None, timeout: float = 120) -> float:
-    """Seconds until ``nas-ready`` passes inside ``container``; fails with its last answer."""
-    t0 = time.monotonic()
+def nas_ready(env: dict | None = None) -> dict:
+    """The ``nas-ready`` check, with the image's environment variables it needs (``NAS_VOLUME``…)."""
     envs = " ".join(f"{k}={v}" for k, v in (env or {}).items())
-    last = None
-    while time.monotonic() - t0 < timeout:
-        last = sh(container, f"{envs} nas-ready", timeout=30)
-        if last.ok:
-            return time.monotonic() - t0
-        time.sleep(0.3)
-    logs = docker.run(["logs", "--tail", "15", container], check=False)
-    pytest.fail(f"{container}: expected nas-ready to pass within {timeout:.0f} s; last answer: "
-                f"{(last.err or last.out).strip()[-300:]}\nlogs: {(logs.out + logs.err)[-1200:]}")
+    return {"proto": "exec", "cmd": f"{envs} nas-ready".strip()}
 
 
-def mount(client: str, server: str, volume: str = "mail", mp: str = "/mnt/mail", backups: str = "") -> float:
+def client(nas: RoleContainer, name: str, **kw) -> RoleContainer:
+    """A client container of the nas image on the NAS's network (no protocol of its own)."""
+    opts = {**FUSE_CLIENT, **kw}
+    return nas.run.start("nas", suffix=name, hostname=name, **opts)
+
+
+def mount(client: RoleContainer, server: str, volume: str = "mail", mp: str = "/mnt/mail", backups: str = "") -> float:
     t0 = time.monotonic()
-    r = sh(client, f"nas-mount {server} {volume} {mp} {backups}", timeout=90)
-    assert r.ok, f"{client}: expected nas-mount {server} {volume} {mp} to succeed, got exit {r.rc}: {(r.err or r.out).strip()}"
-    mounts = sh(client, f"grep ' {mp} ' /proc/mounts").out
-    assert "fuse.glusterfs" in mounts, f"{client}: nas-mount said ok but /proc/mounts has {mounts!r}"
+    r = client.sh(f"nas-mount {server} {volume} {mp} {backups}", timeout=90)
+    assert r.ok, f"{client.name}: expected nas-mount {server} {volume} {mp} to succeed, got exit {r.rc}: {(r.err or r.out).strip()}"
+    mounts = client.sh(f"grep ' {mp} ' /proc/mounts").out
+    assert "fuse.glusterfs" in mounts, f"{client.name}: nas-mount said ok but /proc/mounts has {mounts!r}"
     return time.monotonic() - t0
 
 
@@ -50,11 +45,12 @@ def mount(client: str, server: str, volume: str = "mail", mp: str = "/mnt/mail",
 @pytest.fixture(scope="module")
 def gluster():
     t0 = time.monotonic()
-    with solo("nas", cap_add=["SYS_ADMIN"]) as nas:
-        ready = wait_ready(nas.name)
-        c1 = nas.sidecar("client1", **FUSE_CLIENT)
-        c2 = nas.sidecar("client2", **FUSE_CLIENT)
-        yield {"nas": nas, "c1": c1, "c2": c2, "ready": ready, "start_to_ready": time.monotonic() - t0}
+    with role_container("nas", cap_add=["SYS_ADMIN"], ready=GLUSTER_READY, timeout=120, interval=0.3) as nas:
+        ready = nas.ready_s
+        start_to_ready = time.monotonic() - t0
+        c1 = client(nas, "client1")
+        c2 = client(nas, "client2")
+        yield {"nas": nas, "c1": c1, "c2": c2, "ready": ready, "start_to_ready": start_to_ready}
 
 
 def test_gluster_volume_is_shared_by_two_fuse_clients(gluster, note):
@@ -67,12 +63,12 @@ def test_gluster_volume_is_shared_by_two_fuse_clients(gluster, note):
 
     token = uuid.uuid4().hex
     t0 = time.monotonic()
-    w = sh(c1, f"printf %s {token} | dd of=/mnt/mail/smoke-{token} conv=fsync status=none")
+    w = c1.sh(f"printf %s {token} | dd of=/mnt/mail/smoke-{token} conv=fsync status=none")
     assert w.ok, f"write with fsync through client1 failed: {w.err.strip()}"
     note("write_fsync_s", round(time.monotonic() - t0, 3))
-    r = sh(c2, f"cat /mnt/mail/smoke-{token}")
+    r = c2.sh(f"cat /mnt/mail/smoke-{token}")
     assert r.ok and r.out == token, f"client2 expected to read {token!r}, got exit {r.rc}: {r.out!r} {r.err.strip()!r}"
-    b = sh(nas.name, f"cat /bricks/mail/smoke-{token}")
+    b = nas.sh(f"cat /bricks/mail/smoke-{token}")
     assert b.out == token, f"expected the file on the NAS brick /bricks/mail, got {b.out!r} {b.err.strip()!r}"
 
 
@@ -82,9 +78,9 @@ def test_gluster_volume_has_dovecot_safe_options(gluster):
     for opt in ("performance.write-behind", "performance.quick-read", "performance.stat-prefetch",
                 "performance.open-behind", "performance.io-cache", "performance.read-ahead",
                 "performance.readdir-ahead"):
-        out = sh(nas.name, f"gluster --mode=script volume get mail {opt}").out
+        out = nas.sh(f"gluster --mode=script volume get mail {opt}").out
         assert f"{opt} " in out and " off" in out, f"expected {opt} off on volume mail, got: {out.strip()[-200:]}"
-    mounts = sh(gluster["c1"], "ps -o args= -C glusterfs").out
+    mounts = gluster["c1"].sh("ps -o args= -C glusterfs").out
     for o in ("attribute-timeout=0", "entry-timeout=0", "negative-timeout=0"):
         assert o in mounts, f"expected the FUSE client to run with {o}; its command line: {mounts.strip()}"
 
@@ -92,8 +88,8 @@ def test_gluster_volume_has_dovecot_safe_options(gluster):
 def test_failed_fuse_mount_is_reported(gluster):
     """Without CAP_SYS_ADMIN `mount -t glusterfs` can exit 0; nas-mount must still fail."""
     nas = gluster["nas"]
-    bad = nas.sidecar("nocap", devices=["/dev/fuse"])
-    r = sh(bad, f"NAS_MOUNT_TIMEOUT=3 nas-mount {nas.ip} mail /mnt/mail")
+    bad = client(nas, "nocap", cap_add=())
+    r = bad.sh(f"NAS_MOUNT_TIMEOUT=3 nas-mount {nas.ip} mail /mnt/mail")
     assert r.rc != 0, f"expected nas-mount to fail without SYS_ADMIN, got exit 0: {r.out.strip()}"
     assert "not in /proc/mounts" in r.err, f"expected the /proc/mounts verdict in the error, got: {r.err.strip()}"
 
@@ -104,24 +100,27 @@ def test_gluster_pause_stalls_a_write_which_then_completes(gluster, note):
     token = uuid.uuid4().hex
     cmd = (f"s=$(date +%s%N); printf %s {token} | dd of=/mnt/mail/pause-{token} conv=fsync status=none; "
            f"rc=$?; e=$(date +%s%N); echo $rc $(( (e - s) / 1000000 ))")
-    docker.run(["pause", nas.name])
+    nas.pause()
     paused = time.monotonic()
+    done: list = []
     try:
-        writer = subprocess.Popen([docker.docker_bin(), "exec", c1, "bash", "-c", cmd],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        writer = threading.Thread(target=lambda: done.append(c1.sh(cmd, timeout=60)), daemon=True)
+        writer.start()
         time.sleep(3)
-        assert writer.poll() is None, f"expected the write to block while the NAS is paused; it ended: {writer.communicate()}"
+        assert writer.is_alive(), f"expected the write to block while the NAS is paused; it ended: {done}"
     finally:
-        docker.run(["unpause", nas.name])
+        nas.unpause()
     pause_len = time.monotonic() - paused
-    out, err = writer.communicate(timeout=60)
+    writer.join(60)
+    assert done, "the stalled write had not ended 60 s after unpause"
+    out, err = done[0].out, done[0].err
     rc, ms = (out.split() + ["?", "?"])[:2]
     assert rc == "0", f"expected the stalled write to succeed after unpause, got rc {rc}: {err.strip()}"
     stall = int(ms) / 1000
     note("pause_s", round(pause_len, 2))
     note("write_stall_s", stall)
     assert stall >= 2.0, f"expected the write to stall about as long as the pause ({pause_len:.1f} s), it took {stall:.2f} s"
-    r = sh(c2, f"cat /mnt/mail/pause-{token}")
+    r = c2.sh(f"cat /mnt/mail/pause-{token}")
     assert r.out == token, f"client2 expected {token!r} after the stall, got {r.out!r} {r.err.strip()!r}"
 
 
@@ -129,27 +128,26 @@ def test_gluster_kill_and_start_is_idempotent(gluster, note):
     """After `docker kill` + `docker start` the existing volume comes back and clients see the data."""
     nas, c2 = gluster["nas"], gluster["c2"]
     token = uuid.uuid4().hex
-    assert sh(gluster["c1"], f"printf %s {token} | dd of=/mnt/mail/kill-{token} conv=fsync status=none").ok
-    docker.run(["kill", nas.name])
+    assert gluster["c1"].sh(f"printf %s {token} | dd of=/mnt/mail/kill-{token} conv=fsync status=none").ok
+    nas.kill()
     t0 = time.monotonic()
-    docker.run(["start", nas.name])
-    ready = wait_ready(nas.name, timeout=90)
+    nas.start_again()
+    ready = nas.wait_ready(timeout=90, interval=0.3)
     note("gluster_restart_to_ready_s", round(ready, 2))
     # The entrypoint logs its verdict after `volume start force`, which may end after readiness.
     deadline = time.monotonic() + 30
     while True:
-        logs = docker.run(["logs", nas.name], check=False)
-        text = logs.err + logs.out
+        text = nas.logs()
         if "volume mail exists; started" in text:
             break
         assert time.monotonic() < deadline, "expected the restart to reuse the existing volume ('volume mail exists; started')"
         time.sleep(0.5)
     assert text.count("volume mail created") == 1, "expected the volume to be created once, not again on restart"
-    assert ip_of(nas.name) == nas.ip, "the NAS came back on another address; clients cannot follow that"
+    assert nas.address() == nas.ip, "the NAS came back on another address; clients cannot follow that"
     # The FUSE client reconnects by itself (every few seconds); the old mount must work again.
     deadline = time.monotonic() + 30
     while True:
-        r = sh(c2, f"cat /mnt/mail/kill-{token}")
+        r = c2.sh(f"cat /mnt/mail/kill-{token}")
         if r.out == token:
             break
         assert time.monotonic() < deadline, f"client2 still cannot read after restart: {r.err.strip()}"
@@ -161,26 +159,29 @@ def test_gluster_kill_and_start_is_idempotent(gluster, note):
 def test_gluster_replica2_survives_one_nas_killed(note):
     """NAS_PEERS + NAS_CREATE=1 make a replica-2 volume; with one NAS killed the client still writes."""
     t0 = time.monotonic()
-    with solo("nas", cap_add=["SYS_ADMIN"], env={"NAS_VOLUME": "rep", "NAS_CREATE": "0"}) as n2:
-        # n2 starts first and waits to be probed (NAS_CREATE=0); n1 probes it and creates.
-        n1 = n2.sidecar("nas1", cap_add=["SYS_ADMIN"], command=(),
-                     env={"NAS_VOLUME": "rep", "NAS_PEERS": n2.ip, "NAS_CREATE": "1"})
-        ip1 = ip_of(n1)
-        wait_ready(n1, env={"NAS_VOLUME": "rep"}, timeout=180)
-        wait_ready(n2.name, env={"NAS_VOLUME": "rep"}, timeout=60)
+    rep = {"NAS_VOLUME": "rep"}
+    # n2 starts first and waits to be probed (NAS_CREATE=0): only its glusterd answers yet
+    with role_container("nas", cap_add=["SYS_ADMIN"], env={**rep, "NAS_CREATE": "0"}, ready=GLUSTER_READY[:1],
+                        timeout=60) as n2:
+        # n1 probes it and creates the volume
+        n1 = n2.run.start("nas", suffix="nas1", hostname="nas1", cap_add=["SYS_ADMIN"],
+                          env={**rep, "NAS_PEERS": n2.ip, "NAS_CREATE": "1"},
+                          ready=(GLUSTER_READY[0], nas_ready(rep)), timeout=180, interval=0.3)
+        ip1 = n1.ip
+        n2.wait_ready([nas_ready(rep)], timeout=60, interval=0.3)
         note("replica2_start_to_ready_s", round(time.monotonic() - t0, 2))
-        info = sh(n1, "gluster --mode=script volume info rep").out
+        info = n1.sh("gluster --mode=script volume info rep").out
         assert "Number of Bricks: 1 x 2 = 2" in info, f"expected a replica-2 volume, got: {info.strip()}"
-        c = n2.sidecar("client", **FUSE_CLIENT)
+        c = client(n2, "client")
         mount(c, ip1, "rep", "/mnt/rep", backups=n2.ip)
         token = uuid.uuid4().hex
-        assert sh(c, f"printf %s {token} | dd of=/mnt/rep/a-{token} conv=fsync status=none").ok
-        for node in (n1, n2.name):
-            got = sh(node, f"cat /bricks/rep/a-{token}").out
-            assert got == token, f"expected the file on both bricks; {node} has {got!r}"
-        docker.run(["kill", n2.name])
+        assert c.sh(f"printf %s {token} | dd of=/mnt/rep/a-{token} conv=fsync status=none").ok
+        for node in (n1, n2):
+            got = node.sh(f"cat /bricks/rep/a-{token}").out
+            assert got == token, f"expected the file on both bricks; {node.name} has {got!r}"
+        n2.kill()
         t1 = time.monotonic()
-        w = sh(c, f"printf %s {token} | dd of=/mnt/rep/b-{token} conv=fsync status=none && cat /mnt/rep/a-{token}")
+        w = c.sh(f"printf %s {token} | dd of=/mnt/rep/b-{token} conv=fsync status=none && cat /mnt/rep/a-{token}")
         note("replica2_write_with_one_nas_killed_s", round(time.monotonic() - t1, 2))
         assert w.ok and w.out == token, f"expected writes and reads with one NAS killed, got exit {w.rc}: {w.err.strip()}"
 
@@ -190,22 +191,24 @@ def test_ganesha_serves_nfs_to_a_userspace_client(note):
     """NAS_BACKEND=ganesha answers NFSv3 and NFSv4 from libnfs (nfs-ls, nfs-cp both ways)."""
     env = {"NAS_BACKEND": "ganesha"}
     t0 = time.monotonic()
-    with solo("nas", env=env, cap_add=["SYS_ADMIN", "DAC_READ_SEARCH"]) as nas:
-        wait_ready(nas.name, env=env, timeout=60)
+    # ready: the NFS server answers an RPC call to NFSv3 (program 100003) on 2049, then nas-ready
+    nfs = ({"proto": "rpc", "port": 2049, "program": 100003, "version": 3}, nas_ready(env))
+    with role_container("nas", env=env, cap_add=["SYS_ADMIN", "DAC_READ_SEARCH"], ready=nfs, timeout=60,
+                        interval=0.3) as nas:
         note("ganesha_start_to_ready_s", round(time.monotonic() - t0, 2))
-        c = nas.sidecar("nfsclient")
+        c = client(nas, "nfsclient", cap_add=(), devices=())
         url = f"nfs://{nas.ip}/export"
-        ls = sh(c, f"nfs-ls {url}")
+        ls = c.sh(f"nfs-ls {url}")
         assert ls.ok, f"expected nfs-ls {url} to answer, got exit {ls.rc}: {ls.err.strip()}"
         token = uuid.uuid4().hex
         t1 = time.monotonic()
-        cp = sh(c, f"head -c 1048576 /dev/urandom > /tmp/up && printf %s {token} >> /tmp/up && "
+        cp = c.sh(f"head -c 1048576 /dev/urandom > /tmp/up && printf %s {token} >> /tmp/up && "
                    f"nfs-cp /tmp/up {url}/{token}.bin && nfs-cp {url}/{token}.bin /tmp/down && "
                    f"cmp /tmp/up /tmp/down && tail -c 32 /tmp/down")
         note("ganesha_1MiB_roundtrip_s", round(time.monotonic() - t1, 2))
         last = (cp.out.strip().splitlines() or [""])[-1]
         assert cp.ok and last == token, f"expected a 1 MiB round trip via nfs-cp, got exit {cp.rc}: {cp.err.strip()}"
-        v4 = sh(c, f"nfs-ls '{url}?version=4'")
+        v4 = c.sh(f"nfs-ls '{url}?version=4'")
         assert f"{token}.bin" in v4.out, f"expected NFSv4 to list {token}.bin, got exit {v4.rc}: {v4.out.strip()} {v4.err.strip()}"
-        on_disk = sh(nas.name, f"tail -c 32 /export/{token}.bin").out
+        on_disk = nas.sh(f"tail -c 32 /export/{token}.bin").out
         assert on_disk == token, f"expected the file under /export on the NAS, got {on_disk!r}"

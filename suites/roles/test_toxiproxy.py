@@ -14,9 +14,8 @@ import warnings
 import pytest
 import requests
 
-from harness import docker
+from harness.containers import role_container
 from harness.images import TOXIPROXY_VERSION
-from harness.solo import solo
 
 API = 8474
 LISTEN = 20000
@@ -25,21 +24,10 @@ LISTEN = 20000
 
 @pytest.fixture(scope="module")
 def tp():
-    with solo("toxiproxy") as c:
+    # ready: Toxiproxy's API answers GET /version (harness.readiness.toxiproxy)
+    with role_container("toxiproxy", timeout=20) as c:
         c.api = f"http://{c.ip}:{API}"
         c.via = f"http://{c.ip}:{LISTEN}"
-        t0 = time.monotonic()
-        last = None
-        while time.monotonic() - t0 < 20:
-            try:
-                if requests.get(f"{c.api}/version", timeout=1).ok:
-                    break
-            except requests.RequestException as e:
-                last = e
-            time.sleep(0.05)
-        else:
-            pytest.fail(f"Toxiproxy API gave no answer on :{API} within 20 s: {last}\n{c.logs()[-2000:]}")
-        c.ready_s = time.monotonic() - t0
         yield c
 
 
@@ -127,7 +115,7 @@ def test_disabled_proxy_refuses_then_recovers(tp):
 
 def test_stop_is_clean(tp):
     t0 = time.monotonic()
-    docker.run(["stop", tp.name])
+    tp.docker_stop()
     took = time.monotonic() - t0
-    code = docker.run(["inspect", "-f", "{{.State.ExitCode}}", tp.name]).out.strip()
-    assert took < 5 and code == "0", f"docker stop took {took:.1f} s with exit code {code}:\n{tp.logs()[-1500:]}"
+    code = tp.state()["ExitCode"]
+    assert took < 5 and code == 0, f"docker stop took {took:.1f} s with exit code {code}:\n{tp.logs()[-1500:]}"
