@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import docker, readiness
+from .docker import LABEL_RUN
 from .errors import FaultError, HostError
 from .history import NEMESIS, History
 from .observers import current_holder
@@ -412,6 +413,33 @@ def heal_wipe(n: Nemesis, a: Active) -> str:
     return "recreated empty; " + n._wait_node_ready(a.target, timeout=120)
 
 
+def apply_brick_wipe(n: Nemesis, a: Active) -> str:
+    """A storage node's data disk is lost and replaced by an empty one; the node's system (its
+    GlusterFS identity and volume configuration) survives. The node is killed, the Docker volume
+    under its brick (``x-mailha.nas.brick``, default /bricks) is emptied from a throwaway
+    container of the same image, and the node stays down until healed: restarted, it must
+    rebuild the brick and heal it from its mirror by itself."""
+    c = n._c(a.target)
+    info = (docker.inspect(c) or [{}])[0]
+    brick = str((n.topo.meta.get("nas") or {}).get("brick") or "/bricks")
+    vols = sorted(((m["Destination"], m["Name"]) for m in info.get("Mounts") or []
+                   if m.get("Type") == "volume" and (brick + "/").startswith(m["Destination"].rstrip("/") + "/")),
+                  key=lambda x: len(x[0]))
+    if not vols:
+        raise FaultError(f"{a.target} has no Docker volume under its brick {brick}")
+    dest, vol = vols[-1]
+    docker.run(["kill", "-s", "KILL", c])
+    n._until_state(a.target, ("exited", "dead"), 10, "after SIGKILL")
+    n._refuses(a.target, "after SIGKILL")
+    r = docker.run(["run", "--rm", "--network", "none", "--label", f"{LABEL_RUN}={n.cluster.run_id}",
+                    "-v", f"{vol}:/disk", "--entrypoint", "sh", info["Config"]["Image"], "-c",
+                    "find /disk -mindepth 1 -delete && test -z \"$(ls -A /disk)\""], check=False, timeout=120)
+    if not r.ok:
+        raise FaultError(f"could not empty {vol}: {(r.err or r.out).strip()[-200:]}")
+    a.undo["volume"] = vol
+    return f"container killed, {n.proto(a.target)} refused, brick volume {vol} ({dest}) emptied"
+
+
 def apply_daemon_kill(n: Nemesis, a: Active) -> str:
     daemon = a.params["daemon"]
     d = n.topo.daemon(daemon)
@@ -587,6 +615,9 @@ CATALOGUE: dict[str, Fault] = {f.name: f for f in [
     Fault("ldap-down", ("directory",), "down", apply_stop, heal_start, (5, 30), (_GRACE,),
           summary="stop the directory server",
           confirmed_by="container exited and an LDAP bind is refused; healed: LDAP binds again"),
+    Fault("brick-wipe", ("nas",), "down", apply_brick_wipe, heal_start, None,
+          summary="a storage node's data disk is lost and replaced empty: kill it, empty its brick volume; start on heal",
+          confirmed_by="container exited, its RPC service refused, the brick volume empty; healed: ready (brick online)"),
     Fault("wipe", ("node",), "down", apply_wipe, heal_wipe, None,
           summary="the node's disk is lost: kill, remove the container and its volumes; recreate it empty on heal",
           confirmed_by="the volumes are gone; healed: recreated, ready and answering"),

@@ -32,8 +32,9 @@ from .certification import from_check, gaps, num, verdict, within
 from .history import NEMESIS, iter_fault_windows
 from .history import ops as history_ops
 
-#: faults after which a data holder's copy of the mail is gone (its disk with it)
-HOLDER_LOSS = ("wipe",)
+#: faults after which a data holder's copy of the mail is gone (its disk with it): a mail node's
+#: disk (``wipe``), or a storage node's brick of a shared store (``brick-wipe``, ``tier: nas``)
+HOLDER_LOSS = ("wipe", "brick-wipe")
 
 
 # -- what the topology says ---------------------------------------------------------------------
@@ -50,8 +51,9 @@ def placement(topo) -> dict:
 
 
 def holders_lost(cert, sc) -> list[str]:
-    """Data nodes whose copy was destroyed by a confirmed fault inside the scenario's window."""
-    data = {n.name for n in sc.topo.data_nodes()}
+    """Data holders whose copy was destroyed by a confirmed fault inside the scenario's window: the
+    data nodes, and the storage nodes (``tier: nas``) of a shared store."""
+    data = {n.name for n in sc.topo.data_nodes()} | {n for n, x in sc.topo.nodes.items() if x.meta.get("tier") == "nas"}
     lo, hi = sc.window
     ev = [e for e in cert.h.snapshot() if e.proc == NEMESIS and lo <= e.t <= hi]
     return sorted({w["target"] for w in iter_fault_windows(ev)

@@ -1,0 +1,33 @@
+"""Fixtures of the design III (shared storage) suite: certifiers on the reference cluster and its
+broken variants."""
+import pytest
+
+
+@pytest.fixture
+def cert(certifier):
+    """A Certifier on the reference cluster (compose/shared_storage.yml plus any --mailha-override),
+    shared while it stays clean."""
+    return certifier("shared_storage")
+
+
+@pytest.fixture
+def variant(certifier):
+    """``variant("default-caches")`` -> a Certifier on the cluster with that broken override."""
+    return lambda name: certifier("shared_storage", variant=name)
+
+
+#: Design III is not certified yet (docs/shared-storage.md): its suite runs 27 minutes against an
+#: 8-minute budget and 4 of its 18 tests fail on open findings (an index lock stuck after a storage
+#: node returns; a replaced brick refusing writes until healed; a server added at runtime breaking
+#: webmail sessions). Until then it is not part of the README's test command: run it by naming it.
+NOT_YET = ("design III (shared storage) is not certified yet: its suite takes ~27 min and has open "
+           "findings (docs/shared-storage.md); run it with 'pytest suites/shared_storage'")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = "suites/shared_storage"
+    if any(here in str(a) for a in config.args):
+        return  # asked for by name: run it
+    for item in items:
+        if here in str(item.path):
+            item.add_marker(pytest.mark.skip(reason=NOT_YET))
