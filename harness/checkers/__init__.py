@@ -27,6 +27,14 @@ CHECKERS = {
     "load": "load",
     "faults": "faults",
     "sessions": "sessions",
+    # tiered designs (front ends, a directory, back ends that each hold their own users)
+    "routing": "routing",
+    "segmentation": "segmentation",
+    "backend_outage": "backend_outage",
+    "holder_loss": "holder_loss",
+    "session_moves": "session_moves",
+    "dependency_outage": "dependency_outage",
+    "scale_out": "scale_out",
 }
 
 

@@ -5,6 +5,8 @@ its own users and to everybody else can be told apart.
 Each probe is a ``probe`` op whose proto names the group, ``imap@be1`` (docs/history.md), with
 the user in its value; the availability checker and the scenarios read them like any probe.
 The client timeout is longer than the error bound, so a hang shows as a hang, not as an error.
+``probe(..., f="retry")`` records the same attempt as a ``retry`` op (a recovery watch's retry
+of a user who failed); ``http`` (a webmail login) is available to single probes and retries.
 """
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ import socket
 import threading
 import time
 
+import requests
+
 from harness.clients import identify, short_error
 from harness.clients.imap import ERRORS as IMAP_ERRORS
 from harness.clients.imap import Imap
+from harness.clients.webmail import WebmailError, WebmailSession
 from harness.history import History
 from harness.probes import Sessions
 
@@ -44,10 +49,10 @@ class GroupProbes:
         host, port = self.topo.endpoint(proto)
         return (self.target or host), port
 
-    def probe(self, proc: str, group: str, proto: str, user: str, pw: str) -> bool:
+    def probe(self, proc: str, group: str, proto: str, user: str, pw: str, f: str = "probe") -> bool:
         host, port = self._endpoint(proto)
         label = f"{proto}@{group}"
-        self.h.invoke(proc, "probe", {"proto": label, "user": user, "target": f"{host}:{port}"})
+        self.h.invoke(proc, f, {"proto": label, "user": user, "target": f"{host}:{port}"})
         node = None
         try:
             if proto == "imap":
@@ -66,6 +71,12 @@ class GroupProbes:
                         p.quit()
                     except (poplib.error_proto, OSError):
                         pass
+            elif proto == "http":  # a webmail login (Roundcube logs in to IMAP behind it)
+                ws = WebmailSession(f"http://{host}:{port}", self.timeout, self.topo.node_names)
+                try:
+                    ws.login(user, pw)
+                finally:
+                    node = ws.node
             else:  # a recipient check: accepted (250) means the mail would be taken in
                 with smtplib.SMTP(timeout=self.timeout) as s:
                     code, banner = s.connect(host, port)
@@ -80,12 +91,13 @@ class GroupProbes:
                     if code not in (250, 251):
                         raise smtplib.SMTPResponseException(code, msg)
                     s.rset()
-            self.h.ok(proc, "probe", {"proto": label, "user": user}, node=node)
+            self.h.ok(proc, f, {"proto": label, "user": user}, node=node)
             return True
-        except (*IMAP_ERRORS, poplib.error_proto, smtplib.SMTPException, OSError, socket.timeout, EOFError) as e:
+        except (*IMAP_ERRORS, poplib.error_proto, smtplib.SMTPException, OSError, socket.timeout, EOFError,
+                WebmailError, requests.RequestException) as e:
             err = f"{e.smtp_code} {e.smtp_error.decode(errors='replace')}" if isinstance(e, smtplib.SMTPResponseException) \
                 else short_error(e)
-            self.h.fail(proc, "probe", {"proto": label, "user": user}, node=node, error=err[:200])
+            self.h.fail(proc, f, {"proto": label, "user": user}, node=node, error=err[:200])
             return False
 
     def _loop(self, group: str, proto: str, k: int):

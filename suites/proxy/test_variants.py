@@ -13,6 +13,9 @@ VARIANTS = [
     ("route-by-container-name", scenarios.routing, ("ldap_routing",)),
     ("user-on-wrong-backend", scenarios.routing, ("one_backend_per_user", "ldap_routing")),
     ("backends-on-client-network", scenarios.segmentation, ("three_layer_security",)),
+    # smtpd keeps its cached lookup failures after LDAP returns: users who failed during the
+    # outage are refused on for seconds to minutes (issue 10 path 14)
+    ("no-ldap-watch", scenarios.ldap_outage, ("user_database",)),
 ]
 
 
