@@ -46,3 +46,37 @@ def test_plan_prints_the_schedule_a_run_would_write_and_starts_nothing(capsys, m
     assert sched_.to_json() + "\n" == outs[0]
     assert cli.main(["chaos", "mirror", "--duration", "5m", "--seed", "7", "--plan"]) == 0
     assert "seed 7, 300 s" in capsys.readouterr().out
+
+
+def test_a_heal_waiting_on_a_dependency_does_not_hold_back_that_dependencys_heal():
+    """Found by 'mailha chaos proxy --seed 7': a back end's heal (its start needs LDAP) waited 90 s
+    while LDAP's heal, due a moment later, waited behind it. Heals now run side by side."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    ldap_back = threading.Event()
+
+    class Nemesis:
+        def __init__(self):
+            self.active = {}
+
+        def apply(self, fault, target, **params):
+            fid = f"n-{target}"
+            self.active[fid] = SimpleNamespace(target=target)
+            return fid
+
+        def heal(self, fid):
+            if fid == "n-be1" and not ldap_back.wait(5):
+                raise runner.FaultError("be1 never became ready: LDAP is down")
+            if fid == "n-ldap":
+                ldap_back.set()
+            del self.active[fid]
+
+    spec = lambda i, fault, target, at, dur: schedule.FaultSpec(  # noqa: E731
+        id=i, fault=fault, selector="one-node", target=(target,), at=at, duration=dur, params={})
+    plan = SimpleNamespace(faults=[spec("f1", "stop", "be1", 0.0, 0.1), spec("f2", "stop", "ldap", 0.05, 0.2)])
+    d = runner.Driver(SimpleNamespace(nemesis=Nemesis()), plan, time.monotonic(), None).start()
+    time.sleep(0.6)
+    d.stop()
+    assert d.errors == [] and ldap_back.is_set()
