@@ -74,10 +74,6 @@ class Driver:
     def _apply(self, spec: sched.FaultSpec) -> None:
         # the schedule's fault names and parameters are the catalogue's (harness.faults): no mapping
         targets = list(spec.target) if spec.target else [spec.selector]
-        # a target still being healed is healed first (a selector may resolve to any node: wait for all)
-        for sid, (t, where) in list(self.healing.items()):
-            if not spec.target or where & set(targets) or not where:
-                t.join(timeout=300)
         fids = []
         for tgt in targets:
             try:
@@ -110,10 +106,20 @@ class Driver:
             if kind == "apply":
                 if any("heal" in e for e in self.errors):
                     continue  # a failed heal leaves the cluster in an unknown state: no new faults
+                if self._being_healed(spec):
+                    # its target is still coming back: apply a second later, never block the loop
+                    # (the heal it waits for may need another heal that is due meanwhile)
+                    heapq.heappush(events, (at + 1.0, k, kind, spec))
+                    continue
                 self._apply(spec)
                 heapq.heappush(events, (spec.at + spec.duration, n + k, "heal", spec.id))
             else:
                 self._heal_async(spec)
+
+    def _being_healed(self, spec) -> bool:
+        """A heal still runs on one of the fault's targets (any, for a selector resolved later)."""
+        busy = [where for t, where in self.healing.values() if t.is_alive()]
+        return any(not spec.target or not where or where & set(spec.target) for where in busy)
 
     def _heal_async(self, sid: str) -> None:
         where = {self.sc.nemesis.active[f].target for f in self.active.get(sid, []) if f in self.sc.nemesis.active}

@@ -80,3 +80,40 @@ def test_a_heal_waiting_on_a_dependency_does_not_hold_back_that_dependencys_heal
     time.sleep(0.6)
     d.stop()
     assert d.errors == [] and ldap_back.is_set()
+
+
+def test_a_fault_due_on_a_target_still_being_healed_waits_without_blocking_other_heals():
+    """The same run, a step later: a fault due on the back end while its heal still waits for LDAP
+    must not stop the loop from healing LDAP (it is applied once the back end is back)."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    ldap_back = threading.Event()
+    applied = []
+
+    class Nemesis:
+        def __init__(self):
+            self.active = {}
+
+        def apply(self, fault, target, **params):
+            applied.append((fault, target, ldap_back.is_set()))
+            fid = f"n-{target}-{len(applied)}"
+            self.active[fid] = SimpleNamespace(target=target)
+            return fid
+
+        def heal(self, fid):
+            if fid.startswith("n-be1-1") and not ldap_back.wait(5):
+                raise runner.FaultError("be1 never became ready: LDAP is down")
+            if fid.startswith("n-ldap"):
+                ldap_back.set()
+            del self.active[fid]
+
+    spec = lambda i, fault, target, at, dur: schedule.FaultSpec(  # noqa: E731
+        id=i, fault=fault, selector="one-node", target=(target,), at=at, duration=dur, params={})
+    plan = SimpleNamespace(faults=[spec("f1", "stop", "be1", 0.0, 0.1), spec("f2", "stop", "ldap", 0.05, 0.6),
+                                   spec("f3", "daemon-kill", "be1", 0.2, 0.1)])
+    d = runner.Driver(SimpleNamespace(nemesis=Nemesis()), plan, time.monotonic(), None).start()
+    time.sleep(2.5)
+    d.stop()
+    assert d.errors == [] and ("daemon-kill", "be1", True) in applied
