@@ -211,3 +211,19 @@ def test_missing_mail_while_a_queue_still_held_mail_is_delayed_not_lost(tmp_path
     judgements.no_loss(cert, sc, claim="smtp")
     r = cert.outcome.results["smtp"]
     assert r.measured == "unknown" and "still queued" in r.note
+
+
+def test_under_chaos_a_uid_shown_for_two_messages_counts_under_users_unaware_not_read_either(tmp_path):
+    """The old runner's rule, kept by the shared judgement: the replicas' final state is judged under
+    read_either; what clients saw meanwhile (a UID reused) is judged under users_unaware."""
+    toks = ["mh-abc-a", "mh-abc-b", "mh-abc-c", "mh-abc-d", "mh-abc-e", "mh-abc-f"]
+    h = H(test=TEST).sends(toks, start=1.0)
+    h.read([(1, "mh-abc-a", [])], at=3)                       # a client saw UID 1 = a
+    final = {"user1@example.test": {"INBOX": [(1, "mh-abc-b", []), (2, "mh-abc-a", [])] + box(*toks[2:], first_uid=3)}}
+    h.final_read("mirror-a", final).final_read("mirror-b", final)
+    h.converge("end", 0.5, at=900)
+    cert, sc = make(tmp_path, h.events)
+    judgements.replicas_converged(cert, sc, "read_either", after="chaos", client_view=False)
+    assert cert.outcome.results["read_either"].measured == "Yes"
+    judgements.replicas_converged(cert, sc, "watchdog", client_view=True)  # a scripted scenario judges it
+    assert cert.outcome.results["watchdog"].measured == "No"
