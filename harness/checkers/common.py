@@ -116,6 +116,16 @@ def verdict(failures: list[str], *, ok: int, min_ok: int | None, missing: str | 
     return {"valid": "pass", "reasons": []}
 
 
+def decided(failures: list[str], unknown: list[str]) -> dict:
+    """A verdict from reasons already weighed: a violation fails, else anything undecided is
+    ``unknown`` (reasons capped at CAP), else pass."""
+    if failures:
+        return {"valid": "fail", "reasons": failures[:CAP]}
+    if unknown:
+        return {"valid": "unknown", "reasons": unknown[:CAP]}
+    return {"valid": "pass", "reasons": []}
+
+
 def names(x) -> list[str] | None:
     """An option naming nodes or protocols: a name or a list of them -> sorted list (None stays None)."""
     if x is None:

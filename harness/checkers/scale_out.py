@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from .attempts import USER_OPS, kind, proto_of, user_of
-from .common import CAP, addr, measure, ops_of, rnd, threshold
+from .common import addr, decided, measure, ops_of, rnd, threshold
 
 
 def check(events, *, new_users=(), new_backend=None, new_proxy=None, proxies=(), band=None, new_prefix="") -> dict:
@@ -134,12 +134,7 @@ def check(events, *, new_users=(), new_backend=None, new_proxy=None, proxies=(),
     elif not fair * (1 - band) <= share <= fair * (1 + band):
         failures.append(f"{new_proxy} took {share:.2f} of the sessions (fair {fair:.2f} ± {band:.0%})")
 
-    if failures:
-        out = {"valid": "fail", "reasons": failures[:CAP]}
-    elif unknown:
-        out = {"valid": "unknown", "reasons": unknown[:CAP]}
-    else:
-        out = {"valid": "pass", "reasons": []}
+    out = decided(failures, unknown)
     out.update({
         "began": rnd(t_begin), "in_service": rnd(t_serving),
         "numbers": {**step_s,

@@ -19,7 +19,7 @@ addresses of each inner node (``{node}`` -> ``{node, addresses}``), whose ports 
 """
 from __future__ import annotations
 
-from .common import CAP, measure, ops_of
+from .common import CAP, decided, measure, ops_of
 
 
 def check(events, *, proxies=()) -> dict:
@@ -67,12 +67,7 @@ def check(events, *, proxies=()) -> dict:
         unknown.append(f"not tried: {', '.join(missing_layers)}")
     if not tried:
         unknown.append("no inner port was tried")
-    if failures:
-        out = {"valid": "fail", "reasons": failures[:CAP]}
-    elif unknown:
-        out = {"valid": "unknown", "reasons": unknown[:CAP]}
-    else:
-        out = {"valid": "pass", "reasons": []}
+    out = decided(failures, unknown)
     n_front = len(front["targets"])
     out.update({
         "numbers": {"front_ports_open": measure(len(front["open"]), n_front, "", ">="),
