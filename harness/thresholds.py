@@ -52,6 +52,11 @@ THRESHOLDS: dict[str, Threshold] = {t.name: t for t in [
     Threshold("availability", 0.999, "", "availability floor for designs that claim an uptime (99.9 %)"),
     Threshold("backend_error_s", 10.0, "s", "users of a dead back end must get a clean error within this bound"),
     Threshold("recovery_s", 60.0, "s", "service recovery after an outage of a dependency (LDAP, NAS, back end)"),
+    Threshold("dependency_recovery_s", 10.0, "s",
+              "once a dependency every login needs (the directory) answers again, every user of a running server "
+              "who failed while it was away must be served again within this ('recovers' as a user means it: a "
+              "retry a few seconds later works); users of a server that was itself restarted during the outage "
+              "and had to recover by itself are held to recovery_s"),
 ]}
 
 

@@ -187,3 +187,48 @@ def test_a_webmail_503_is_temporary_not_permanent():
     r = check(h)
     assert r["valid"] == "pass", r["reasons"]
     assert r["permanent_refusals"] == 0 and r["protos"]["http"]["refused_during"] == 1
+
+
+def test_users_of_a_back_end_restarted_during_the_outage_are_held_to_their_own_bound():
+    """With ``owners``, a restarted back end's users (U3, user11, on be2) are judged against
+    ``restarted_bound_s``; everybody else stays under ``bound_s`` — a slow user of a running back
+    end still fails, and a restarted back end's user too slow even for its bound fails."""
+    def composed(u3_ok_at: float, u1_ok_at: float = 20.5) -> HP:
+        h = outage()
+        h.fault("f2", "stop", "be2", at=12.0)
+        h.restart("be2", at=14.0)
+        h.gprobe("proxy1", "imap", U3, False, at=13.0, error="NO [UNAVAILABLE]")
+        h.gprobe("proxy1", "imap", U1, False, at=15.0, error="NO [UNAVAILABLE]")
+        h.op("nemesis", "heal", {"id": "f2"}, at=21.0, dur=3.0,
+             result={"id": "f2", "confirmed": "be2 answers again after 3.0 s"})
+        t = 20.3
+        while t < u3_ok_at - 0.01:  # the restarted back end's user keeps failing
+            h.retry("proxy1", "imap", U3, False, at=t, error="NO [UNAVAILABLE]")
+            t += 1.0
+        h.retry("proxy1", "imap", U3, at=u3_ok_at)
+        t = 20.3
+        while t < u1_ok_at - 0.01:
+            h.retry("proxy1", "imap", U1, False, at=t, error="NO [UNAVAILABLE]")
+            t += 1.0
+        h.retry("proxy1", "imap", U1, at=u1_ok_at)
+        for t in (u3_ok_at + 1, u3_ok_at + 6, u3_ok_at + 11):
+            h.gprobe("proxy1", "imap", U3, at=t).gprobe("proxy1", "imap", U1, at=t)
+        return h
+
+    owners = {U1: "be1", U2: "be1", U3: "be2"}
+    # U3 (be2's) served again after 15.9 s: above bound_s (5), within restarted_bound_s (30)
+    r = check(composed(36.0), restarted=["be2"], owners=owners, restarted_bound_s=30.0)
+    assert r["valid"] == "pass", r["reasons"]
+    assert r["recovery_s"]["value"] == 0.45  # U1 only: 20.55 - 20.1
+    assert r["restarted"]["be2"]["users_recovery_s"] == {"value": 15.95, "threshold": 30.0, "unit": "s", "op": "<="}
+    assert r["failed_keys"] == 2  # both users count
+    # without owners every user is held to bound_s, as before
+    r = check(composed(36.0), restarted=["be2"])
+    assert r["valid"] == "fail" and "IMAP for user11@example.test via proxy1 only after 15.9 s" in r["reasons"][0]
+    # a user of a running back end is still held to bound_s
+    r = check(composed(22.0, u1_ok_at=28.0), restarted=["be2"], owners=owners, restarted_bound_s=30.0)
+    assert r["valid"] == "fail" and "IMAP for user1@example.test via proxy1 only after 8.0 s" in r["reasons"][0]
+    # the restarted back end's user beyond its own bound fails, naming the node
+    r = check(composed(55.0), restarted=["be2"], owners=owners, restarted_bound_s=30.0)
+    assert r["valid"] == "fail"
+    assert any("not every user of be2" in x and "only after 35.0 s" in x for x in r["reasons"]), r["reasons"]

@@ -32,6 +32,12 @@ recovery watch), and the workload's operations through the client endpoints (``v
   its heal began) that must come back by themselves: each needs a fault on it healed ``ok``
   (its heal confirms it ready). Not healed fails; no restart during the outage is ``unknown``
   (the composition did not happen). ``ready_after_dependency_s``: its heal's end − ``end``.
+  With ``owners`` ({user: node or [nodes]}), the keys of users held by a restarted node are
+  that node's users: their service comes back with a node that had to recover by itself (start
+  without its user list, provision when the dependency answers), so their recovery is judged
+  apart, against ``restarted_bound_s`` (default: the ``recovery_s`` threshold, "service
+  recovery after an outage of a dependency"), and reported per node (``users_recovery_s``);
+  **recovery** and ``bound_s`` then cover everybody else.
 - Sessions open through the outage and broken during it are counted (not judged).
 
 ``unknown`` also when the outage fault is missing, was not applied or not healed, or when no
@@ -47,8 +53,10 @@ from .common import CAP, measure, ops_of, rnd, threshold, within
 PROTOS = ("imap", "pop3", "smtp", "http")
 
 
-def check(events, *, dependency=None, fault_id=None, bound_s=None, restarted=None, min_ok=None) -> dict:
+def check(events, *, dependency=None, fault_id=None, bound_s=None, restarted=None, min_ok=None,
+          owners=None, restarted_bound_s=None) -> dict:
     bound = float(bound_s) if bound_s is not None else threshold("recovery_s")
+    rbound = float(restarted_bound_s) if restarted_bound_s is not None else threshold("recovery_s")
     w = fault_window(events, fault_id=fault_id, target=dependency)
     if w is None or not w["applied"] or not w["healed"] or w["end"] is None:
         why = "no outage of it in the history" if w is None else \
@@ -80,7 +88,10 @@ def check(events, *, dependency=None, fault_id=None, bound_s=None, restarted=Non
         }
 
     # -- after it came back -------------------------------------------------------------------
-    rec = recovery(events, start, end)
+    restarted_nodes = sorted({restarted} if isinstance(restarted, str) else set(restarted or []))
+    theirs = _users_of(owners, restarted_nodes)  # {user: restarted node holding it}
+    rec = recovery(events, start, end, exclude=set(theirs))
+    all_failed = recovery(events, start, end)["failed_keys"] if theirs else rec["failed_keys"]
     never_retried = sorted(rec["never_retried"])
     not_recovered = sorted(rec["not_recovered"])
     if not_recovered:
@@ -95,7 +106,7 @@ def check(events, *, dependency=None, fault_id=None, bound_s=None, restarted=Non
         failures.append(f"not everybody served again within {rnd(bound)} s after {w['target']} returned: "
                         f"{_show(worst)} only after {overall:.1f} s")
     for proto, r in per_proto.items():
-        r["failed_keys"] = sum(1 for k in rec["failed_keys"] if k[0] == proto)
+        r["failed_keys"] = sum(1 for k in all_failed if k[0] == proto)
         r["recovery_s"] = measure(rec["per_proto"].get(proto, 0.0 if not rec["unresolved"].get(proto) else None),
                                   bound, "s", "<=")
     watched = rec["watched_s"]
@@ -105,7 +116,7 @@ def check(events, *, dependency=None, fault_id=None, bound_s=None, restarted=Non
 
     # -- nodes restarted while it was away ------------------------------------------------------
     nodes = {}
-    for node in sorted({restarted} if isinstance(restarted, str) else set(restarted or [])):
+    for node in restarted_nodes:
         r = _restarted(events, node, w)
         nodes[node] = r
         if r["status"] == "not healed":
@@ -113,6 +124,32 @@ def check(events, *, dependency=None, fault_id=None, bound_s=None, restarted=Non
                             f"({r['error']})")
         elif r["status"] != "recovered":
             missing.append(f"{node}: {r['status']}")
+        if owners is None:
+            continue
+        mine = {u for u, n in theirs.items() if n == node}
+        rr = recovery(events, start, end, only=mine)
+        for k in sorted(rr["not_recovered"]):
+            if k not in not_recovered:
+                not_recovered.append(k)
+        for k in sorted(rr["never_retried"]):
+            if k not in never_retried:
+                never_retried.append(k)
+        if rr["not_recovered"]:
+            k = min(rr["not_recovered"])
+            failures.append(f"{len(rr['not_recovered'])} users of {node} who failed were still failing when the "
+                            f"watch ended ({_show(k)}, last attempt at +{rr['last_failure'][k]:.1f} s)")
+        if rr["never_retried"]:
+            missing.append(f"{len(rr['never_retried'])} users of {node} who failed during the outage were never "
+                           f"tried again (e.g. {_show(min(rr['never_retried']))})")
+        ur = rr["recovery_s"]
+        if ur is not None and not within(ur, rbound, "<="):
+            failures.append(f"not every user of {node} (restarted while {w['target']} was away) served again "
+                            f"within {rnd(rbound)} s after {w['target']} returned: {_show(rr['worst'])} only "
+                            f"after {ur:.1f} s")
+        r["users"] = len(mine)
+        r["users_failed"] = len(rr["failed_keys"])
+        r["users_recovery_s"] = measure(ur, rbound, "s", "<=")
+        r["users_resolution_s"] = rnd(rr["resolution_s"])
 
     if not during:
         missing.append("no attempt overlapped the outage")
@@ -135,7 +172,7 @@ def check(events, *, dependency=None, fault_id=None, bound_s=None, restarted=Non
         "recovery_s": measure(overall, bound, "s", "<="),
         "resolution_s": rnd(rec["resolution_s"]),
         "watched_s": measure(watched, bound, "s", ">="),
-        "failed_keys": len(rec["failed_keys"]),
+        "failed_keys": len(all_failed),
         "not_recovered": len(not_recovered),
         "never_retried": len(never_retried),
         "permanent_refusals": len(permanent),
@@ -169,10 +206,12 @@ def key(op) -> tuple[str, str, str]:
     return (proto_of(op), via_of(op), user_of(op) or "")
 
 
-def recovery(events, start: float, end: float) -> dict:
+def recovery(events, start: float, end: float, *, exclude: set | None = None, only: set | None = None) -> dict:
     """The recovery of every key, from the attempts in ``events`` (used by the check and by a
-    scenario's watch, so both agree on who still waits): see the module's docstring."""
-    att = attempts(events)
+    scenario's watch, so both agree on who still waits): see the module's docstring. ``exclude``
+    / ``only``: users whose keys are left out / the only ones counted."""
+    att = [o for o in attempts(events)
+           if (exclude is None or user_of(o) not in exclude) and (only is None or user_of(o) in only)]
     failed_keys = {key(o) for o in att if o.type != "ok" and o.start <= end and (o.end is None or o.end >= start)}
     after: dict[tuple, list] = defaultdict(list)
     for o in att:
@@ -216,6 +255,16 @@ def recovery(events, start: float, end: float) -> dict:
             "per_proto": {p: rnd(v) for p, v in per_proto.items()}, "unresolved": dict(unresolved),
             "recovery_s": rnd(overall), "worst": worst, "resolution_s": resolution,
             "watched_s": rnd(last_start - end) if last_start is not None else None, "open_attempt": open_attempt}
+
+
+def _users_of(owners, nodes: list[str]) -> dict[str, str]:
+    """{user: the restarted node holding it} from ``owners`` ({user: node or [nodes]})."""
+    out = {}
+    for user, held in (owners or {}).items():
+        for n in ([held] if isinstance(held, str) else list(held or [])):
+            if n in nodes:
+                out.setdefault(user, n)
+    return out
 
 
 def pending(events, start: float, end: float) -> set[tuple[str, str, str]]:
