@@ -268,11 +268,16 @@ def run_schedule(cluster, h: History, schedule: sched.Schedule, *, thr: dict, se
             [f"fault: {x}" for x in driver.errors if "heal" not in x]
     ctx = session or RunContext(run=checks.s.run, history=h, thresholds=thr, seed=seed, progress=progress)
     cert = Certifier(design=design, cluster=cluster, session=ctx, checks=checks, evidence=evidence, nodeid=checks.nodeid)
-    result = judgements.under_chaos(cert, sc)
-    if not any("recovery failed" in x for x in harness_errors):
-        result["e2e"] = judgements.protocols_work(cert, sc, "after-chaos")
-    else:
-        result["e2e"] = {}
+    try:
+        result = judgements.under_chaos(cert, sc)
+        if not any("recovery failed" in x for x in harness_errors):
+            result["e2e"] = judgements.protocols_work(cert, sc, "after-chaos")
+        else:
+            result["e2e"] = {}
+    except Exception as e:  # a harness defect must not lose the run: what was recorded is kept, exit 3
+        harness_errors.append(f"judging failed: {type(e).__name__}: {e}")
+        progress.note(f"chaos: {harness_errors[-1]}")
+        result = {"e2e": {}}
     # under pytest the test's outcome comes from junit.xml; a run of its own says it here
     cert.finish(outcome=None if session is None else ("error" if harness_errors else "passed"))
     result["claims"] = {c: r.measured for c, r in cert.outcome.results.items()}

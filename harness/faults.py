@@ -40,7 +40,7 @@ from typing import Callable
 from . import docker, readiness
 from .docker import LABEL_RUN
 from .errors import FaultError, HostError
-from .history import NEMESIS, History
+from .history import NEMESIS, History, heal_proc
 from .observers import current_holder
 from .wait import Not, WaitTimeout, container_state, until
 
@@ -201,15 +201,15 @@ class Nemesis:
         act = self.active.get(fid)
         if act is None:
             raise FaultError(f"no active fault {fid}.")
-        self.h.invoke(NEMESIS, "heal", {"id": fid})
+        self.h.invoke(heal_proc(fid), "heal", {"id": fid})
         try:
             confirmed = CATALOGUE[act.fault].heal(self, act)
         except Exception as e:
-            self.h.fail(NEMESIS, "heal", {"id": fid}, error=str(e)[:300])
+            self.h.fail(heal_proc(fid), "heal", {"id": fid}, error=str(e)[:300])
             self.cluster.dirty = True  # the next test gets a fresh cluster
             raise FaultError(f"heal of {act.fault} on {act.target} failed: {e}") from e
         del self.active[fid]
-        self.h.ok(NEMESIS, "heal", {"id": fid, "confirmed": confirmed})
+        self.h.ok(heal_proc(fid), "heal", {"id": fid, "confirmed": confirmed})
         if self.progress:
             self.progress.note(f"healed {fid}: {act.fault} {act.target} ({confirmed})")
 
@@ -299,8 +299,8 @@ class Nemesis:
             return None
 
     def _pid(self, node: str) -> int:
-        r = docker.run(["inspect", "-f", "{{.State.Pid}}", self._c(node)], check=False)
-        return int(r.out.strip() or 0) if r.ok else 0
+        info = docker.inspect(self._c(node), "container")
+        return int((info[0].get("State") or {}).get("Pid") or 0) if info else 0
 
     def _netns(self, node: str, cmd: str, timeout: float = 15) -> docker.Result:
         """Run a command in the node's network namespace (works while the node is paused)."""
@@ -326,7 +326,7 @@ class Nemesis:
         """``docker pause`` with retries on a freezer that could not freeze; the try it took."""
         for i in itertools.count(1):
             try:
-                docker.run(["pause", self._c(target)], timeout=60)
+                docker.pause(self._c(target), timeout=60)
                 return i
             except HostError as e:
                 if "unable to freeze" not in str(e) or i == self.PAUSE_TRIES:
@@ -359,7 +359,7 @@ BANNERS = {"imap": "* OK", "smtp": "220", "pop3": "+OK"}
 # --------------------------------------------------------------------------- node faults
 
 def apply_kill(n: Nemesis, a: Active) -> str:
-    docker.run(["kill", "-s", "KILL", n._c(a.target)])
+    docker.kill(n._c(a.target), "KILL")
     n._until_state(a.target, ("exited", "dead"), 10, "after SIGKILL")
     n._refuses(a.target, "after SIGKILL")
     return f"container exited, {n.proto(a.target)} refused"
@@ -367,13 +367,13 @@ def apply_kill(n: Nemesis, a: Active) -> str:
 
 def heal_start(n: Nemesis, a: Active) -> str:
     if n._state(a.target) != "running":
-        docker.run(["start", n._c(a.target)])
+        docker.start(n._c(a.target))
     return n._wait_node_ready(a.target)
 
 
 def apply_stop(n: Nemesis, a: Active) -> str:
     t = time.monotonic()
-    docker.run(["stop", "-t", str(int(a.params["grace"])), n._c(a.target)], timeout=60)
+    docker.stop(n._c(a.target), int(a.params["grace"]), timeout=60)
     if n._state(a.target) not in ("exited", "dead"):
         raise FaultError(f"{a.target} is {n._state(a.target)} after docker stop")
     n._refuses(a.target, "after docker stop")
@@ -390,17 +390,17 @@ def apply_pause(n: Nemesis, a: Active) -> str:
 
 def heal_pause(n: Nemesis, a: Active) -> str:
     if n._state(a.target) == "paused":
-        docker.run(["unpause", n._c(a.target)])
+        docker.unpause(n._c(a.target))
     return n._wait_node_ready(a.target)
 
 
 def apply_wipe(n: Nemesis, a: Active) -> str:
     c = n._c(a.target)
-    vols = [m["Name"] for m in (docker.inspect(c)[0].get("Mounts") or []) if m.get("Type") == "volume"]
-    docker.run(["rm", "-f", c])
+    vols = [m["Name"] for m in (docker.inspect(c, "container")[0].get("Mounts") or []) if m.get("Type") == "volume"]
+    docker.remove(c)
     for v in vols:
-        docker.run(["volume", "rm", "-f", v])
-    left = [v for v in vols if docker.run(["volume", "inspect", v], check=False).ok]
+        docker.remove_volume(v)
+    left = [v for v in vols if docker.inspect(v, "volume")]
     if left:
         raise FaultError(f"volumes {left} survived the wipe")
     a.undo["volumes"] = vols
@@ -420,7 +420,7 @@ def apply_brick_wipe(n: Nemesis, a: Active) -> str:
     container of the same image, and the node stays down until healed: restarted, it must
     rebuild the brick and heal it from its mirror by itself."""
     c = n._c(a.target)
-    info = (docker.inspect(c) or [{}])[0]
+    info = (docker.inspect(c, "container") or [{}])[0]
     brick = str((n.topo.meta.get("nas") or {}).get("brick") or "/bricks")
     vols = sorted(((m["Destination"], m["Name"]) for m in info.get("Mounts") or []
                    if m.get("Type") == "volume" and (brick + "/").startswith(m["Destination"].rstrip("/") + "/")),
@@ -428,12 +428,12 @@ def apply_brick_wipe(n: Nemesis, a: Active) -> str:
     if not vols:
         raise FaultError(f"{a.target} has no Docker volume under its brick {brick}")
     dest, vol = vols[-1]
-    docker.run(["kill", "-s", "KILL", c])
+    docker.kill(c, "KILL")
     n._until_state(a.target, ("exited", "dead"), 10, "after SIGKILL")
     n._refuses(a.target, "after SIGKILL")
-    r = docker.run(["run", "--rm", "--network", "none", "--label", f"{LABEL_RUN}={n.cluster.run_id}",
-                    "-v", f"{vol}:/disk", "--entrypoint", "sh", info["Config"]["Image"], "-c",
-                    "find /disk -mindepth 1 -delete && test -z \"$(ls -A /disk)\""], check=False, timeout=120)
+    r = docker.run_container(info["Config"]["Image"], ["-c", "find /disk -mindepth 1 -delete && test -z \"$(ls -A /disk)\""],
+                             entrypoint="sh", labels={LABEL_RUN: n.cluster.run_id}, volumes={vol: "/disk"},
+                             network="none", timeout=120)
     if not r.ok:
         raise FaultError(f"could not empty {vol}: {(r.err or r.out).strip()[-200:]}")
     a.undo["volume"] = vol

@@ -29,6 +29,18 @@ COMPLETIONS = ("ok", "fail", "info")
 NEMESIS = "nemesis"  # the process name of fault events
 
 
+def heal_proc(fid: str) -> str:
+    """The process a heal of fault ``fid`` is recorded under: heals may run side by side (a chaos
+    driver heals in threads while it applies the next fault), and a process runs one operation at
+    a time, so each heal is its own nemesis process (``nemesis-f3``)."""
+    return f"{NEMESIS}-{fid}"
+
+
+def is_nemesis(proc: str) -> bool:
+    """Fault and heal events: ``nemesis`` (applies) and ``nemesis-<fault id>`` (heals)."""
+    return proc == NEMESIS or proc.startswith(NEMESIS + "-")
+
+
 @dataclass(frozen=True)
 class Event:
     i: int
@@ -243,7 +255,7 @@ def ops(events: Iterable[Event], f: str | Iterable[str] | None = None, **kw) -> 
 def iter_fault_windows(events: Iterable[Event]) -> Iterator[dict]:
     """Fault windows from nemesis events: {id, fault, target, start, end, applied, healed}."""
     windows: dict[str, dict] = {}
-    for op in pair(e for e in events if e.proc == NEMESIS):
+    for op in pair(e for e in events if is_nemesis(e.proc)):
         v = op.invoke.value or {}
         fid = v.get("id")
         if op.f == "fault":

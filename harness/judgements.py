@@ -29,7 +29,7 @@ import re
 from . import e2e
 from .claims import catalogue
 from .certification import from_check, gaps, num, verdict, within
-from .history import NEMESIS, iter_fault_windows
+from .history import is_nemesis, iter_fault_windows
 from .history import ops as history_ops
 
 #: faults after which a data holder's copy of the mail is gone (its disk with it): a mail node's
@@ -55,7 +55,7 @@ def holders_lost(cert, sc) -> list[str]:
     data nodes, and the storage nodes (``tier: nas``) of a shared store."""
     data = {n.name for n in sc.topo.data_nodes()} | {n for n, x in sc.topo.nodes.items() if x.meta.get("tier") == "nas"}
     lo, hi = sc.window
-    ev = [e for e in cert.h.snapshot() if e.proc == NEMESIS and lo <= e.t <= hi]
+    ev = [e for e in cert.h.snapshot() if is_nemesis(e.proc) and lo <= e.t <= hi]
     return sorted({w["target"] for w in iter_fault_windows(ev)
                    if w["applied"] and w["fault"] in HOLDER_LOSS and w["target"] in data})
 
@@ -470,3 +470,82 @@ def under_chaos(cert, sc) -> dict:
 def test_ops(cert, sc, f=None) -> list:
     """This test's paired operations inside the scenario's window."""
     return history_ops(test_events(cert, sc), f)
+
+
+# -- webmail in a real browser ----------------------------------------------------------------------
+#: how long the message sent for the browser journey may take to be delivered (as ``e2e.roundtrip``)
+BROWSER_DELIVER_S = 15.0
+#: the browser journey's budget, the browser's start included (harness/clients/browser_webmail.py)
+BROWSER_JOURNEY_S = 30.0
+
+
+def webmail_in_browser(cert, sc, *, screenshot=None, deliver_s: float = BROWSER_DELIVER_S,
+                       timeout_s: float = BROWSER_JOURNEY_S) -> dict:
+    """Webmail row in a real browser: one message sent with SMTP through the design's SMTP
+    endpoint to one user (of the first store, ``e2e_users``) is delivered — read back over the IMAP
+    endpoint (webmail's HTTP list when the design has none) within ``deliver_s`` — and then
+    headless Chromium, through the design's http endpoint, logs in, sees it in the inbox list and
+    opens it, its body shown (``browser_webmail.webmail_journey``).
+
+    ``webmail`` is recorded Yes when every step of the journey completed; No, with the sentence
+    naming the step that failed, when one did not; unknown when the message was not accepted or
+    not delivered in time (the browser was then not tried: it would say nothing about webmail).
+    Numbers: each step's seconds (``browser_login_s``, ``browser_inbox_s``, ``browser_open_s``), the
+    browser's start, the delivery wait, the requests refused (to hosts other than the webmail's)
+    and the screenshot's path in the run directory (default ``screenshots/webmail-<design>.png``).
+    Returns the journey's answer ({} when not tried). Raises RuntimeError when there is no browser."""
+    import time
+    from pathlib import Path
+
+    from .clients.browser_webmail import webmail_journey
+    from .clients.imap import ImapClient
+    from .clients.smtp import SmtpClient
+    from .clients.webmail import WebmailClient
+    from .errors import WaitTimeout
+    from .wait import Not, describe, until
+
+    topo = sc.topo
+    user = e2e_users(topo)[0]
+    pw = topo.users()[user]
+    token = f"mh-{sc.tag}-browser"
+    run_dir = Path(cert.s.run.path)
+    shot = Path(screenshot) if screenshot else run_dir / "screenshots" / (
+        f"webmail-{cert.design}" + (f"-{cert.variant}" if cert.variant else "") + ".png")
+    host, port = topo.endpoint("smtp")
+    if SmtpClient(cert.h, "browser-smtp", topo.node_names, 10).send(host, port, token, user) != "ok":
+        cert.claim("webmail", "unknown", reasons=[f"browser: not tried (the message to {user} was not accepted "
+                                                  f"by SMTP at {host}:{port})"])
+        return {}
+    t = time.monotonic()
+    if topo.has_endpoint("imap"):
+        ih, ip = topo.endpoint("imap")
+        imap = ImapClient(cert.h, "browser-wait", topo.node_names, 10)
+        read, how = (lambda: imap.read(ih, ip, user, pw)), "IMAP"
+        seen = (lambda r: any(m["token"] == token for m in r["messages"]))
+    else:
+        web = WebmailClient(cert.h, "browser-wait", topo.node_names, 10)
+        wh, wp = topo.endpoint("http")
+        read, how = (lambda: web.list(f"http://{wh}:{wp}", user, pw)), "webmail's HTTP list"
+        seen = (lambda r: token in r["tokens"])
+
+    def delivered():
+        r = read()
+        return True if r is not None and seen(r) else Not("not there yet" if r is not None else "the read failed")
+    try:
+        until(delivered, timeout=deliver_s, interval=0.3, what=f"{token} to be delivered", errors=())
+    except WaitTimeout as e:
+        cert.claim("webmail", "unknown", reasons=[f"browser: not tried ({token} for {user} not delivered: {how} did "
+                                                  f"not show it within {deliver_s:.0f} s, last: {describe(e.last)})"])
+        return {}
+    delivered_s = time.monotonic() - t
+    wh, wp = topo.endpoint("http")
+    j = webmail_journey(f"http://{wh}:{wp}/", user, pw, token, screenshot=shot, timeout_s=timeout_s)
+    nums = {f"browser_{s}_s": num(j[f"{s}_s"], "s") for s in ("login", "inbox", "open")}
+    nums["browser_start_s"] = num(j["launch_s"], "s")
+    nums["browser_delivered_s"] = num(delivered_s, "s")
+    nums["browser_blocked_requests"] = num(len(j["blocked"]))
+    if j["screenshot"]:
+        p = Path(j["screenshot"])
+        nums["browser_screenshot"] = num(str(p.relative_to(run_dir)) if p.is_relative_to(run_dir) else str(p))
+    cert.claim("webmail", verdict(j["ok"]), checks=[], numbers=nums, reasons=[] if j["ok"] else [j["error"]])
+    return j

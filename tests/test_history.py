@@ -104,6 +104,29 @@ def test_fault_windows_run_from_applied_to_healed_and_record_failures():
     assert not w["f2"]["applied"] and "Permission" in w["f2"]["error"] and w["f2"]["end"] is None
 
 
+def test_heals_side_by_side_and_an_apply_during_a_heal_are_each_their_own_nemesis_process():
+    # the chaos driver heals in threads while it applies the next fault: one "nemesis" process for
+    # all of them was an invalid history ("invoked 'heal' while 'heal' was pending", found by
+    # `mailha chaos proxy --duration 3m --seed 7`)
+    h = History()
+    h.invoke("nemesis", "fault", {"id": "f1", "fault": "stop", "target": "ldap"}, t=1.0)
+    h.ok("nemesis", "fault", {"id": "f1", "confirmed": "stopped"}, t=1.5)
+    h.invoke("nemesis", "fault", {"id": "f2", "fault": "stop", "target": "be2"}, t=2.0)
+    h.ok("nemesis", "fault", {"id": "f2", "confirmed": "stopped"}, t=2.5)
+    h.invoke(hist.heal_proc("f2"), "heal", {"id": "f2"}, t=5.0)  # waits for ldap
+    h.invoke(hist.heal_proc("f1"), "heal", {"id": "f1"}, t=6.0)
+    h.invoke("nemesis", "fault", {"id": "f3", "fault": "kill", "target": "proxy1"}, t=6.5)
+    h.ok(hist.heal_proc("f1"), "heal", {"id": "f1"}, t=7.0)
+    h.ok("nemesis", "fault", {"id": "f3", "confirmed": "exited"}, t=7.1)
+    h.ok(hist.heal_proc("f2"), "heal", {"id": "f2"}, t=9.0)
+    w = {x["id"]: x for x in hist.iter_fault_windows(h.events)}
+    assert (w["f1"]["end"], w["f2"]["end"], w["f3"]["end"]) == (7.0, 9.0, None)
+    assert w["f1"]["healed"] and w["f2"]["healed"] and w["f3"]["applied"]
+    assert hist.is_nemesis("nemesis-f2") and hist.is_nemesis("nemesis") and not hist.is_nemesis("probe-imap")
+    with pytest.raises(ValueError, match="while 'heal'"):  # the old recording, one process for all
+        pair([Event(0, 5.0, "invoke", "nemesis", "heal", {"id": "f2"}), Event(1, 6.0, "invoke", "nemesis", "heal", {"id": "f1"})])
+
+
 def test_concurrent_writers_keep_every_line_whole_and_indices_unique(tmp_path):
     h = History(tmp_path / "h.jsonl")
 

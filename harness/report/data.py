@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..history import NEMESIS, Event, Op
+from ..history import Event, Op, is_nemesis
 from ..store import RunDir
 from .junit import TestResult, read_pytest_junit
 
@@ -205,7 +205,7 @@ def ops_of(events: list[Event], *fs: str) -> list[Op]:
 def fault_windows(events: list[Event], end_of_run: float | None = None) -> list[dict]:
     """Fault windows {id, fault, target, start, end, invoked, applied, healed, error, test}."""
     windows: dict[str, dict] = {}
-    for op in tolerant_ops([e for e in events if e.proc == NEMESIS]):
+    for op in tolerant_ops([e for e in events if is_nemesis(e.proc)]):
         v = op.invoke.value if isinstance(op.invoke.value, dict) else {}
         fid = str(v.get("id"))
         if op.f == "fault":

@@ -249,9 +249,9 @@ def store_down(cert: Certifier, fault: str = "stop", hold: float = 6.0):
 
 def _fault_window(cert, sc, fid) -> tuple[float, float]:
     """(applied, heal invoked) of fault ``fid``: while the target was confirmed down."""
-    from harness.history import NEMESIS, iter_fault_windows
+    from harness.history import is_nemesis, iter_fault_windows
 
-    evs = [e for e in test_events(cert, sc) if e.proc == NEMESIS]
+    evs = [e for e in test_events(cert, sc) if is_nemesis(e.proc)]
     heal = next((e.t for e in evs if e.type == "invoke" and e.f == "heal" and (e.value or {}).get("id") == fid), None)
     w = next(w for w in iter_fault_windows(evs) if w["id"] == fid)
     return w["start"], heal if heal is not None else w["end"]
@@ -309,9 +309,9 @@ def _bounces(sc, nodes, since: float) -> dict[str, int]:
     secs = int(sc.h.now() - since) + 5
     out = {}
     for n in nodes:
-        r = docker.run(["logs", "--since", f"{secs}s", sc.topo.container(n)], check=False, timeout=20)
+        text = docker.logs(sc.topo.container(n), since_s=secs, timeout=20)
         dom = re.escape(sc.topo.domain)
-        k = len(re.findall(rf"to=<[^>]*@{dom}>.*status=(?:bounced|expired)", r.out + r.err))
+        k = len(re.findall(rf"to=<[^>]*@{dom}>.*status=(?:bounced|expired)", text))
         if k:
             out[n] = k
     return out
