@@ -493,16 +493,15 @@ def webmail_in_browser(cert, sc, *, screenshot=None, deliver_s: float = BROWSER_
     Numbers: each step's seconds (``browser_login_s``, ``browser_inbox_s``, ``browser_open_s``), the
     browser's start, the delivery wait, the requests refused (to hosts other than the webmail's)
     and the screenshot's path in the run directory (default ``screenshots/webmail-<design>.png``).
-    Returns the journey's answer ({} when not tried). Raises RuntimeError when there is no browser."""
+    The journey is one ``browser-journey`` operation in the history (proc ``browser-webmail``;
+    its node: the webmail server that served the last page). Returns the journey's answer ({}
+    when not tried). Raises RuntimeError when there is no browser."""
     import time
     from pathlib import Path
 
+    from .clients import identify
     from .clients.browser_webmail import webmail_journey
-    from .clients.imap import ImapClient
     from .clients.smtp import SmtpClient
-    from .clients.webmail import WebmailClient
-    from .errors import WaitTimeout
-    from .wait import Not, describe, until
 
     topo = sc.topo
     user = e2e_users(topo)[0]
@@ -517,29 +516,22 @@ def webmail_in_browser(cert, sc, *, screenshot=None, deliver_s: float = BROWSER_
                                                   f"by SMTP at {host}:{port})"])
         return {}
     t = time.monotonic()
-    if topo.has_endpoint("imap"):
-        ih, ip = topo.endpoint("imap")
-        imap = ImapClient(cert.h, "browser-wait", topo.node_names, 10)
-        read, how = (lambda: imap.read(ih, ip, user, pw)), "IMAP"
-        seen = (lambda r: any(m["token"] == token for m in r["messages"]))
-    else:
-        web = WebmailClient(cert.h, "browser-wait", topo.node_names, 10)
-        wh, wp = topo.endpoint("http")
-        read, how = (lambda: web.list(f"http://{wh}:{wp}", user, pw)), "webmail's HTTP list"
-        seen = (lambda r: token in r["tokens"])
-
-    def delivered():
-        r = read()
-        return True if r is not None and seen(r) else Not("not there yet" if r is not None else "the read failed")
-    try:
-        until(delivered, timeout=deliver_s, interval=0.3, what=f"{token} to be delivered", errors=())
-    except WaitTimeout as e:
-        cert.claim("webmail", "unknown", reasons=[f"browser: not tried ({token} for {user} not delivered: {how} did "
-                                                  f"not show it within {deliver_s:.0f} s, last: {describe(e.last)})"])
+    late = _not_delivered(cert, topo, user, pw, token, deliver_s)
+    if late:
+        cert.claim("webmail", "unknown", reasons=[f"browser: not tried ({late})"])
         return {}
     delivered_s = time.monotonic() - t
     wh, wp = topo.endpoint("http")
+    cert.h.invoke("browser-webmail", "browser-journey", {"user": user, "token": token, "via": f"{wh}:{wp}"})
     j = webmail_journey(f"http://{wh}:{wp}/", user, pw, token, screenshot=shot, timeout_s=timeout_s)
+    served = j["seen"].get("served_by") or []
+    node = (identify(served[-1], topo.node_names) or served[-1]) if served else None
+    done = {"user": user, "token": token, "served_by": served, "screenshot": j["screenshot"],
+            **{k: j[k] for k in ("launch_s", "login_s", "inbox_s", "open_s", "total_s", "failed_step")}}
+    if j["ok"]:
+        cert.h.ok("browser-webmail", "browser-journey", done, node=node)
+    else:
+        cert.h.fail("browser-webmail", "browser-journey", done, node=node, error=j["error"])
     nums = {f"browser_{s}_s": num(j[f"{s}_s"], "s") for s in ("login", "inbox", "open")}
     nums["browser_start_s"] = num(j["launch_s"], "s")
     nums["browser_delivered_s"] = num(delivered_s, "s")
@@ -549,3 +541,33 @@ def webmail_in_browser(cert, sc, *, screenshot=None, deliver_s: float = BROWSER_
         nums["browser_screenshot"] = num(str(p.relative_to(run_dir)) if p.is_relative_to(run_dir) else str(p))
     cert.claim("webmail", verdict(j["ok"]), checks=[], numbers=nums, reasons=[] if j["ok"] else [j["error"]])
     return j
+
+
+def _not_delivered(cert, topo, user: str, password: str, token: str, within_s: float) -> str | None:
+    """Why ``token`` did not reach ``user``'s inbox within ``within_s`` seconds, read over the
+    design's IMAP endpoint (webmail's HTTP list when it has none); None once it is there."""
+    from .clients.imap import ImapClient
+    from .clients.webmail import WebmailClient
+    from .errors import WaitTimeout
+    from .wait import Not, describe, until
+
+    if topo.has_endpoint("imap"):
+        host, port = topo.endpoint("imap")
+        imap = ImapClient(cert.h, "browser-wait", topo.node_names, 10)
+        read, how = (lambda: imap.read(host, port, user, password)), "IMAP"
+        there = (lambda r: any(m["token"] == token for m in r["messages"]))
+    else:
+        host, port = topo.endpoint("http")
+        web = WebmailClient(cert.h, "browser-wait", topo.node_names, 10)
+        read, how = (lambda: web.list(f"http://{host}:{port}", user, password)), "webmail's HTTP list"
+        there = (lambda r: token in r["tokens"])
+
+    def delivered():
+        r = read()
+        return True if r is not None and there(r) else Not("not there yet" if r is not None else "the read failed")
+    try:
+        until(delivered, timeout=within_s, interval=0.3, what=f"{token} to be delivered", errors=())
+    except WaitTimeout as e:
+        return (f"{token} for {user} not delivered: {how} did not show it within {within_s:.0f} s, "
+                f"last: {describe(e.last)}")
+    return None

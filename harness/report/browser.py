@@ -9,12 +9,18 @@ one. Playwright never downloads a browser here: it launches the system's Chromiu
 only the page itself and ``data:`` URIs are let through, anything else is aborted and listed.
 It answers what a reader would see: the page's scroll width against the window's, each matrix
 cell's text and agreement class, and the requests it refused.
+
+``routed_page(allow)`` is the one way mailha opens a page in that browser (the report here, the
+webmail journey in ``harness/clients/browser_webmail.py``): a fresh headless Chromium with the
+same launch arguments, every request routed through ``allow(url)``.
 """
 from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 WIDTH = 1024
 HEIGHT = 800
@@ -65,6 +71,44 @@ def unavailable() -> str | None:
     return None
 
 
+@contextmanager
+def routed_page(allow: Callable[[str], bool], *, width: int = WIDTH, height: int = HEIGHT) -> Iterator[tuple]:
+    """A page of a fresh headless Chromium (the system's, launched by path with ``ARGS``) at
+    ``width`` x ``height`` px, service workers blocked, every request routed: a URL that
+    ``allow(url)`` accepts goes through, any other is aborted.
+
+    Yields ``(page, seen)``; ``seen`` is {"requests": [every URL asked for], "blocked": [URLs
+    refused]}, filled as the page loads. The browser is closed on leaving. Raises RuntimeError with
+    ``unavailable()``'s sentence when there is no browser."""
+    reason = unavailable()
+    if reason:
+        raise RuntimeError(reason)
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    seen: dict[str, list[str]] = {"requests": [], "blocked": []}
+
+    def route(r):
+        u = r.request.url
+        seen["requests"].append(u)
+        if allow(u):
+            r.continue_()
+        else:
+            seen["blocked"].append(u)
+            r.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+                                      service_workers="block", offline=False)
+            ctx.route("**/*", route)
+            yield ctx.new_page(), seen
+            ctx.close()
+        finally:
+            browser.close()
+
+
 def open_report(index_html: str | Path, screenshot: str | Path | None = None, width: int = WIDTH) -> dict:
     """Open the report in headless Chromium at ``width`` px; keep a screenshot of its top (the
     header and the whole claims matrix) in ``screenshot`` if given.
@@ -72,46 +116,19 @@ def open_report(index_html: str | Path, screenshot: str | Path | None = None, wi
     Returns {url, scroll_width, inner_width, cells: [{cls, text, overflow, width}], requests: [every
     URL asked for], blocked: [URLs refused: neither the page itself nor data:], screenshot: path|None}.
     Raises RuntimeError with ``unavailable()``'s sentence when there is no browser."""
-    reason = unavailable()
-    if reason:
-        raise RuntimeError(reason)
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    from playwright.sync_api import sync_playwright
-
     url = Path(index_html).resolve().as_uri()
-    requests: list[str] = []
-    blocked: list[str] = []
-
-    def route(r):
-        u = r.request.url
-        requests.append(u)
-        if u.split("#", 1)[0] == url or u.startswith("data:"):
-            r.continue_()
-        else:
-            blocked.append(u)
-            r.abort()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=ARGS)
-        try:
-            ctx = browser.new_context(viewport={"width": width, "height": HEIGHT}, device_scale_factor=1,
-                                      service_workers="block", offline=False)
-            ctx.route("**/*", route)
-            page = ctx.new_page()
-            page.goto(url, wait_until="load")
-            m = page.evaluate(_MEASURE)
-            shot = None
-            if screenshot is not None:
-                shot = Path(screenshot)
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                height = max(HEIGHT, min(m["matrixBottom"] + 16, MAX_SHOT_HEIGHT))
-                page.screenshot(path=str(shot), full_page=True,
-                                clip={"x": 0, "y": 0, "width": width, "height": height})
-            ctx.close()
-        finally:
-            browser.close()
+    with routed_page(lambda u: u.split("#", 1)[0] == url or u.startswith("data:"), width=width) as (page, seen):
+        page.goto(url, wait_until="load")
+        m = page.evaluate(_MEASURE)
+        shot = None
+        if screenshot is not None:
+            shot = Path(screenshot)
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            height = max(HEIGHT, min(m["matrixBottom"] + 16, MAX_SHOT_HEIGHT))
+            page.screenshot(path=str(shot), full_page=True,
+                            clip={"x": 0, "y": 0, "width": width, "height": height})
     return {"url": url, "scroll_width": m["scrollWidth"], "inner_width": m["innerWidth"], "cells": m["cells"],
-            "requests": requests, "blocked": blocked, "screenshot": shot}
+            "requests": seen["requests"], "blocked": seen["blocked"], "screenshot": shot}
 
 
 def try_screenshot(run_path: str | Path) -> dict:
