@@ -625,3 +625,11 @@ def test_a_chaos_run_whose_heal_failed_is_judged_and_exits_3_with_that_reason_fi
     assert s["exit_code"] == 3
     assert "heal of stop on mirror-b failed" in s["reasons"][0]["text"]
     assert any(c["claim"] == "single_active" and c["agreement"] == "disagree" for c in s["cells"])
+
+
+def test_a_screenshot_kept_in_the_run_directory_is_linked_from_its_evidence():
+    from harness.report.evidence import numbers_table
+    html = numbers_table({"browser_screenshot": {"value": "screenshots/webmail-mirror.png", "unit": "", "threshold": None},
+                          "elsewhere": {"value": "/etc/x.png", "unit": "", "threshold": None}})
+    assert '<a href="screenshots/webmail-mirror.png">screenshots/webmail-mirror.png</a>' in html
+    assert 'href="/etc/x.png"' not in html  # only files inside the run directory
