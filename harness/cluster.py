@@ -74,10 +74,10 @@ def owner_alive(owner: str) -> bool:
 # -- compose helpers ------------------------------------------------------------------------
 def _compose(project: str, files: list[Path], args: list[str], *, env: dict | None = None,
              timeout: float = 300, check: bool = True) -> docker.Result:
-    argv = ["compose", "-p", project]
+    argv = ["-p", project]
     for f in files:
         argv += ["-f", str(f)]
-    return docker.run(argv + args, check=check, timeout=timeout, env=env)
+    return docker.compose(argv + args, check=check, timeout=timeout, env=env)
 
 
 def _explain_compose_error(text: str, files: list[Path]) -> str:
@@ -192,10 +192,7 @@ class Cluster:
                     wanted.append((name, ipaddress.ip_network(c["subnet"], strict=False)))
         if not wanted:
             return
-        ids = docker.run(["network", "ls", "-q"], check=False).out.split()
-        if not ids:
-            return
-        for net in docker.inspect(ids, "network"):
+        for net in docker.networks():
             for c in (net.get("IPAM") or {}).get("Config") or []:
                 try:
                     have = ipaddress.ip_network(c.get("Subnet"), strict=False)
@@ -282,7 +279,7 @@ class Cluster:
         name = self.containers().get(service)
         if not name:
             return "it has no container"
-        info = docker.inspect(name)
+        info = docker.inspect(name, "container")
         st = (info[0].get("State") or {}) if info else {}
         lines = self.log_tail(name, n=1)
         return readiness.container_diagnosis(st.get("Status", "removed"), st.get("ExitCode"), lines)
@@ -296,8 +293,8 @@ class Cluster:
             if not r.ok:
                 nodes[svc] = None
                 continue
-            logs = docker.run(["logs", "--tail", "300", name], check=False, timeout=15)
-            facts = readiness.keepalived_facts(r.out + "\n" + logs.out + logs.err)
+            logs = docker.logs(name, tail=300, timeout=15)
+            facts = readiness.keepalived_facts(r.out + "\n" + logs)
             if vip in facts["addrs"] or any(vip in ips for ips in facts["instances"].values()):
                 nodes[svc] = facts
         configured = {n: f for n, f in nodes.items() if f}
@@ -330,19 +327,11 @@ class Cluster:
         return time.monotonic() - t0
 
     def log_tail(self, container: str, n: int = 5) -> str:
-        r = docker.run(["logs", "--tail", str(n), container], check=False)
-        return " | ".join((r.out + r.err).strip().splitlines()[-n:])[-400:]
+        return " | ".join(docker.logs(container, tail=n).strip().splitlines()[-n:])[-400:]
 
     def containers(self) -> dict[str, str]:
         """service name -> container name, for this run."""
-        r = docker.run(["ps", "-a", "--filter", f"label={LABEL_RUN}={self.run_id}", "--format",
-                        '{{.Names}}\t{{.Label "com.docker.compose.service"}}'], check=False)
-        out = {}
-        for line in r.out.splitlines():
-            if "\t" in line:
-                name, svc = line.split("\t", 1)
-                out[svc] = name
-        return out
+        return {c["service"]: c["name"] for c in docker.containers(f"{LABEL_RUN}={self.run_id}")}
 
     def container(self, service: str) -> str:
         name = self.containers().get(service)
@@ -389,28 +378,24 @@ class Cluster:
 # -- runs by label ----------------------------------------------------------------------------
 def save_run_logs(run_id: str, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
-    r = docker.run(["ps", "-a", "--filter", f"label={LABEL_RUN}={run_id}", "--format",
-                    '{{.Names}}\t{{.Label "com.docker.compose.service"}}'], check=False)
-    for line in r.out.splitlines():
-        name, _, svc = line.partition("\t")
-        lg = docker.run(["logs", "--timestamps", name], check=False, timeout=60)
-        (dest / f"{svc or name}.log").write_text(lg.out + lg.err)
+    for c in docker.containers(f"{LABEL_RUN}={run_id}"):
+        (dest / f"{c['service'] or c['name']}.log").write_text(docker.logs(c["name"], timestamps=True, timeout=60))
 
 
 def remove_run(run_id: str) -> dict:
-    """Remove every container, network and volume labelled with this run id."""
+    """Remove every container, network and volume labelled with this run id (one that the
+    engine refuses to remove is left and not counted)."""
     label = f"{LABEL_RUN}={run_id}"
     removed = {"containers": 0, "networks": 0, "volumes": 0}
-    cs = docker.ids("container", label)
-    if cs:
-        docker.run(["rm", "-f", "-v", *cs], check=False, timeout=120)
-        removed["containers"] = len(cs)
-    for n in docker.ids("network", label):
-        if docker.run(["network", "rm", n], check=False).ok:
-            removed["networks"] += 1
-    for v in docker.ids("volume", label):
-        if docker.run(["volume", "rm", "-f", v], check=False).ok:
-            removed["volumes"] += 1
+    for kind, key, rm in (("container", "containers", lambda c: docker.remove(c, volumes=True)),
+                          ("network", "networks", docker.remove_network),
+                          ("volume", "volumes", docker.remove_volume)):
+        for obj in docker.ids(kind, label):
+            try:
+                rm(obj)
+            except HostError:
+                continue
+            removed[key] += 1
     return removed
 
 
@@ -418,14 +403,11 @@ def runs() -> list[dict]:
     """Every mailha run that has objects on this engine, from their labels."""
     docker.require_engine()  # "no runs" from an engine that never answered would be a lie
     found: dict[str, dict] = {}
-    for kind, cmd in (("containers", ["ps", "-a", "--filter", f"label={LABEL_RUN}", "--format", '{{.Names}}\t{{.State}}\t{{.Label "' + LABEL_RUN + '"}}']),):
-        r = docker.run(cmd, check=False)
-        for line in r.out.splitlines():
-            name, state, rid = (line.split("\t") + ["", ""])[:3]
-            found.setdefault(rid, {"run_id": rid, "containers": {}})["containers"][name] = state
+    for c in docker.containers(LABEL_RUN):
+        rid = c["labels"].get(LABEL_RUN, "")
+        found.setdefault(rid, {"run_id": rid, "containers": {}})["containers"][c["name"]] = c["state"]
     for kind in ("network", "volume"):
-        r = docker.run([kind, "ls", "-q", "--filter", f"label={LABEL_RUN}"], check=False)
-        for obj in r.out.split():
+        for obj in docker.ids(kind, LABEL_RUN):
             info = docker.inspect(obj, kind)
             if info:
                 rid = (info[0].get("Labels") or {}).get(LABEL_RUN)

@@ -83,7 +83,7 @@ def gather(try_pull: bool = True) -> Facts:
     if not f.compose:
         f.problems.append("'docker compose' (Compose v2) is missing; run 'make setup'.")
     if f.engine and try_pull:
-        r = docker.run(["pull", "-q", "debian:bookworm-slim"], check=False, timeout=60)
+        r = docker.pull("debian:bookworm-slim", timeout=60)
         f.can_pull = r.ok
         f.pull_error = None if r.ok else (r.err.strip().splitlines() or ["?"])[-1][:160]
 

@@ -8,7 +8,7 @@
 
 Docker Engine streams an event for every container state change, stamped with the engine's
 clock (``timeNano``). ``EngineEvents`` subscribes to the events of the containers labelled
-``io.mailha.run=<run id>`` (Docker SDK for Python, ``docker.from_env().events``) and records
+``io.mailha.run=<run id>`` (Docker SDK for Python, ``harness.docker.client().events``) and records
 each ``die``, ``kill``, ``stop``, ``start``, ``restart``, ``pause``, ``unpause`` and ``oom`` as
 a ``node-event`` operation of process ``observer-engine`` at the time the ENGINE gives, not when
 this process (or a poll) noticed — so the timeline shows when a node really died. Value::
@@ -67,7 +67,7 @@ def node_event(ev: dict) -> dict | None:
 
 class EngineEvents:
     """Records the engine's container events of run ``run_id`` into ``history`` (module
-    docstring). ``client``: a Docker SDK client (default ``docker.from_env()``; tests pass a fake
+    docstring). ``client``: a Docker SDK client (default ``harness.docker.client()``; tests pass a fake
     whose ``events(**kw)`` returns an iterator, optionally with ``close()``). ``retry_s``: the
     pause before subscribing again after a broken stream."""
 
@@ -94,9 +94,9 @@ class EngineEvents:
     # -- the stream ---------------------------------------------------------------------------
     def client(self):
         if self._client is None:
-            import docker
+            from . import docker
 
-            self._client = docker.from_env()
+            self._client = docker.client()
         return self._client
 
     def _subscribe(self):

@@ -68,8 +68,7 @@ def _check_roles(names: list[str]) -> list[Role]:
 
 
 def image_id(ref: str) -> str | None:
-    r = docker.run(["image", "inspect", "--format", "{{.Id}}", ref], check=False)
-    return r.out.strip() if r.ok else None
+    return docker.image_id(ref)
 
 
 # -- the base image ---------------------------------------------------------------------
@@ -79,9 +78,9 @@ def ensure_base(progress: Progress) -> str:
     if have:
         return have
     progress.step(f"base image {BASE_TAG}: trying docker pull debian:bookworm-slim")
-    pulled = docker.run(["pull", "debian:bookworm-slim"], check=False, timeout=180)
+    pulled = docker.pull("debian:bookworm-slim", timeout=180)
     if pulled.ok:
-        docker.run(["tag", "debian:bookworm-slim", BASE_TAG])
+        docker.tag("debian:bookworm-slim", BASE_TAG)
         return image_id(BASE_TAG)
     progress.note("no registry answers; building the base with debootstrap (about 40 s)")
     if not shutil.which("debootstrap"):
@@ -104,11 +103,13 @@ def ensure_base(progress: Progress) -> str:
             raise HostError(f"debootstrap of bookworm failed (exit {rc}); see {log}.")
         progress.status("docker import of the base rootfs")
         tar = subprocess.Popen(["tar", "-C", tmp, "-c", "."], stdout=subprocess.PIPE)
-        imp = subprocess.run([docker.docker_bin(), "import", "--change", 'CMD ["bash"]', "-", BASE_TAG],
-                             stdin=tar.stdout, capture_output=True, text=True)
-        tar.wait()
-        if imp.returncode != 0:
-            raise HostError(f"docker import of the debootstrap rootfs failed: {imp.stderr.strip()[-200:]}")
+        try:  # streamed to the engine as tar writes it
+            docker.import_image(iter(lambda: tar.stdout.read(1 << 20), b""), BASE_TAG, changes=['CMD ["bash"]'])
+        except HostError as e:
+            raise HostError(f"docker import of the debootstrap rootfs failed: {str(e)[-200:]}") from None
+        finally:
+            tar.stdout.close()
+            tar.wait()
         progress.done(f"base image {BASE_TAG} built in {time.monotonic() - t:.0f} s")
     return image_id(BASE_TAG)
 
@@ -170,6 +171,17 @@ STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def build_text(msg: dict) -> str:
+    """What the CLI prints for one decoded message of the engine's build stream: ``stream`` text
+    as it comes (``Step 1/9 : FROM …`` and its newline may come apart), a ``status`` or an
+    ``error`` (why a step failed) as a line; nothing for ``aux`` (the image id)."""
+    if msg.get("error"):
+        return str(msg["error"]).strip() + "\n"
+    if msg.get("stream"):
+        return str(msg["stream"])
+    return f"{msg['status']}\n" if msg.get("status") else ""
+
+
 def _build(role: Role, tag: str, parent_ref: str, progress: Progress, no_cache: bool = False) -> None:
     CACHE.mkdir(exist_ok=True)
     (CACHE / "build-logs").mkdir(exist_ok=True)
@@ -179,22 +191,29 @@ def _build(role: Role, tag: str, parent_ref: str, progress: Progress, no_cache: 
         shutil.copytree(role.context, ctx)
         for p, name in _extra_files(role):
             shutil.copy2(p, ctx / name)
-        # --force-rm: a failed step must not leave its container behind (it carries no run label)
-        argv = [docker.docker_bin(), "build", "--force-rm", *(["--no-cache"] if no_cache else []), "--build-arg", f"BASE={parent_ref}",
-                "--label", f"{docker.LABEL_IMAGE}={role.name}", "-t", tag, "-t", f"mailha/{role.name}:latest", str(ctx)]
-        env = dict(os.environ, DOCKER_BUILDKIT="0")  # Debian's engine has no buildx
-        step, last = "starting", []
+        # force-rm: a failed step must not leave its container behind (it carries no run label)
+        step, last, error, pending = "starting", [], None, ""
         with open(log, "w") as fh:
-            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-            for line in p.stdout:
-                fh.write(line)
-                last = (last + [line.rstrip()])[-8:]
-                m = STEP.match(line.strip())
-                if m:
-                    step = f"step {m.group(1)}/{m.group(2)} ({m.group(3)[:60]})"
-                    progress.status(f"{role.name}: {step}", force=True)
-            rc = p.wait()
-    if rc != 0:
+            try:
+                for msg in docker.build(str(ctx), [tag, f"mailha/{role.name}:latest"], buildargs={"BASE": parent_ref},
+                                        labels={docker.LABEL_IMAGE: role.name}, no_cache=no_cache):
+                    if msg.get("error"):
+                        error = str(msg["error"])
+                    *lines, pending = (pending + build_text(msg)).split("\n")
+                    for line in lines:
+                        fh.write(line + "\n")
+                        last = (last + [line.rstrip()])[-8:]
+                        m = STEP.match(line.strip())
+                        if m:
+                            step = f"step {m.group(1)}/{m.group(2)} ({m.group(3)[:60]})"
+                            progress.status(f"{role.name}: {step}", force=True)
+            except HostError as e:  # the engine refused the build or stopped answering
+                error = str(e)
+                pending += "\n" + error
+            if pending.strip():
+                fh.write(pending + "\n")
+                last = (last + pending.strip().splitlines())[-8:]
+    if error is not None:
         clean = [ANSI.sub("", x).strip() for x in last]
         # the lines that say why (apt's "E:", the builder's verdict), not the builder's chatter
         why = [x for x in clean if x and not x.startswith(("--->", "Step ", "Removing intermediate"))
@@ -276,16 +295,7 @@ def prune(*, dry_run: bool = False, progress: Progress | None = None) -> dict[st
         if ref and (iid := image_id(ref)):
             keep.add(iid)
     # top-level images only: intermediate layers go with the image that ends them
-    out = docker.run(["image", "ls", "--no-trunc", "--filter", f"label={docker.LABEL_IMAGE}",
-                      "--format", "{{.ID}}\t{{.Repository}}:{{.Tag}}"]).out
-    stale: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        iid, _, ref = line.partition("\t")
-        if iid in keep:
-            continue
-        refs = stale.setdefault(iid, [])
-        if ref != "<none>:<none>":
-            refs.append(ref)
+    stale: dict[str, list[str]] = {i["id"]: i["refs"] for i in docker.images(docker.LABEL_IMAGE) if i["id"] not in keep}
     removed, skipped = [], []
     for iid, refs in stale.items():
         label = ", ".join(refs) or iid[7:19]
@@ -294,12 +304,14 @@ def prune(*, dry_run: bool = False, progress: Progress | None = None) -> dict[st
             progress.done(f"would remove {label}")
             continue
         # by tag first (an id with several tags refuses plain removal), then the id itself
-        r = docker.run(["image", "rm", *(refs or [iid])], check=False)
-        if r.ok:
-            removed.append(label)
-            progress.done(f"removed {label}")
-        elif "No such image" in r.err:
-            continue  # gone meanwhile (another prune, a user's docker rmi)
-        else:
-            skipped.append(f"{label}: {r.err.strip().splitlines()[-1] if r.err.strip() else 'refused'}")
+        try:
+            for ref in refs or [iid]:
+                docker.remove_image(ref)
+        except HostError as e:
+            if "No such image" in str(e):
+                continue  # gone meanwhile (another prune, a user's docker rmi)
+            skipped.append(f"{label}: {str(e).split(' failed: ', 1)[-1]}")
+            continue
+        removed.append(label)
+        progress.done(f"removed {label}")
     return {"removed": removed, "skipped": skipped}

@@ -55,12 +55,8 @@ class VipObserver:
             if "has no container" in str(e):  # removed (a wipe) and not yet recreated: nobody there
                 return 0
             raise
-        r = docker.run(["inspect", "-f", "{{.State.Pid}}", container], check=False, timeout=5)
-        if r.ok:
-            return int(r.out.strip() or 0)
-        if "no such" in (r.err + r.out).lower():
-            return 0
-        raise RuntimeError(f"docker inspect {node}: {(r.err.strip().splitlines() or [f'exit {r.rc}'])[-1][:150]}")
+        info = docker.inspect(container, "container", timeout=5)  # HostError when the engine does not answer
+        return int((info[0].get("State") or {}).get("Pid") or 0) if info else 0
 
     def _monitor(self, node: str):
         """One node's addresses, for as long as the observer runs: an error (e.g. ``nsenter`` or
@@ -142,23 +138,22 @@ class VipObserver:
             self._stop.wait(self.state_interval)
 
     def _inspect(self, names: dict[str, str]):
-        r = docker.run(["inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.Pid}}", *names], check=False, timeout=5)
-        if not r.ok and not r.out.strip():
-            raise RuntimeError((r.err.strip().splitlines() or [f"exit {r.rc}"])[-1][:200])
+        infos = docker.inspect(list(names), "container", timeout=5)  # HostError when the engine does not answer
         changed = False
         pids = {}
-        for ln in r.out.splitlines():
-            cname, _, rest = ln.strip().lstrip("/").partition(" ")
-            st, _, pid = rest.partition(" ")
+        seen = set()
+        for info in infos:
+            cname, st = info.get("Name", "").lstrip("/"), (info.get("State") or {}).get("Status", "")
             node = names.get(cname)
+            seen.add(cname)
             if node:
-                pids[node] = int(pid or 0)
+                pids[node] = int((info.get("State") or {}).get("Pid") or 0)
             if node and self.status.get(node) != st:
                 with self._lock:
                     self.status[node] = st
                 changed = True
-        for cname, node in names.items():  # a removed container (wipe) is not in the output
-            if cname not in r.out and self.status.get(node) != "removed":
+        for cname, node in names.items():  # a removed container (wipe) is not in the answer
+            if cname not in seen and self.status.get(node) != "removed":
                 with self._lock:
                     self.status[node] = "removed"
                 changed = True
@@ -246,7 +241,7 @@ def current_holder(topo, vip: str | None = None) -> str | None:
     vip = vip or topo.vips[0]
     for node in topo.nodes:
         try:
-            r = docker.run(["exec", topo.container(node), "ip", "-o", "-4", "addr", "show"], check=False, timeout=5)
+            r = docker.exec_(topo.container(node), ["ip", "-o", "-4", "addr", "show"], timeout=5)
         except Exception:
             continue
         if r.ok and f" {vip}/" in r.out:

@@ -47,10 +47,9 @@ def container_state(container: str) -> str:
     """The container's ``State.Status`` (running, paused, exited, dead, …), ``removed`` when the
     engine does not know it, ``unknown`` when the engine did not answer."""
     try:
-        r = docker.run(["inspect", "-f", "{{.State.Status}}", container], check=False, timeout=15)
+        return docker.state(container, timeout=15)
     except HostError:
         return "unknown"
-    return (r.out.strip() or "unknown") if r.ok else "removed"
 
 
 def describe(last: Any) -> str:

@@ -34,7 +34,8 @@ def test_plan_prints_the_schedule_a_run_would_write_and_starts_nothing(capsys, m
 
     def no_docker(*a, **k):
         raise AssertionError("--plan must not touch Docker")
-    monkeypatch.setattr("harness.docker.run", no_docker)
+    monkeypatch.setattr("harness.docker.client", no_docker)
+    monkeypatch.setattr("harness.docker.compose", no_docker)
     outs = []
     for _ in range(2):
         assert cli.main(["chaos", "mirror", "--duration", "5m", "--seed", "7", "--plan", "json"]) == 0

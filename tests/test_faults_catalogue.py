@@ -166,25 +166,16 @@ def test_history_records_keep_their_shape(monkeypatch):
     """What checkers read: a ``fault`` op {id, fault, target, params[, selector]} completed with
     {id, confirmed}, and a ``heal`` op {id} completed with {id, confirmed}."""
     from harness.checkers import faults as fault_checker
-    from harness.docker import Result
+    from tests.fake_engine import FakeApi
 
-    state = {"s": "running"}
-
-    def engine(args, check=True, **k):
-        if args[0] == "pause":
-            state["s"] = "paused"
-        elif args[0] == "unpause":
-            state["s"] = "running"
-        elif args[0] == "inspect":
-            return Result(0, state["s"] + "\n", "")
-        return Result(0, "", "")
-    monkeypatch.setattr(faults.docker, "run", engine)
+    eng = FakeApi()
+    monkeypatch.setattr(faults.docker, "api", lambda: eng)
     nem, _ = nemesis_for("mirror")
     nem.cluster.wait_ready = lambda **k: None
     monkeypatch.setattr(faults, "current_holder", lambda topo: "mirror-a")
 
     def probe(spec, timeout=3.0):
-        if state["s"] != "running":
+        if eng.state != "running":
             raise TimeoutError("no greeting")
         return "* OK"
     nem.probe = probe

@@ -267,10 +267,10 @@ def test_path13_crashed_session_thread_is_a_broken_session(monkeypatch):
 
 
 def test_path13_observer_survives_a_docker_inspect_timeout(monkeypatch):
-    def timeout(args, **kw):
-        raise HostError("'docker inspect -f' did not finish within 5 s.")
+    def timeout(*a, **kw):
+        raise HostError("'docker container inspect mirror-a' did not finish within 5 s.")
 
-    monkeypatch.setattr(docker, "run", timeout)
+    monkeypatch.setattr(docker, "inspect", timeout)
     h = History()
     o = observers.VipObserver(FakeTopo(), h, state_interval=0.05)
     _run_for(o.start, o.stop)

@@ -68,30 +68,32 @@ def test_image_tag_follows_the_build_context_content(tmp_path, monkeypatch):
 
 def test_prune_keeps_current_images_and_removes_only_stale_labelled_ones(monkeypatch):
     from harness import docker
+    from tests.fake_engine import api_error
     current = {"mail": "mailha/mail:new", "webmail": "mailha/webmail:cur"}
     ids = {"mailha/mail:new": "sha256:m2", "mailha/webmail:cur": "sha256:w1"}
-    listing = "\n".join(["sha256:m2\tmailha/mail:new", "sha256:m2\tmailha/mail:latest",
-                         "sha256:m1\tmailha/mail:old", "sha256:w1\tmailha/webmail:cur",
-                         "sha256:d0\t<none>:<none>", "sha256:u1\tmailha/mail:used"])
-    calls = []
+    listing = [{"Id": "sha256:m2", "RepoTags": ["mailha/mail:new", "mailha/mail:latest"]},
+               {"Id": "sha256:m1", "RepoTags": ["mailha/mail:old"]}, {"Id": "sha256:w1", "RepoTags": ["mailha/webmail:cur"]},
+               {"Id": "sha256:d0", "RepoTags": ["<none>:<none>"]}, {"Id": "sha256:u1", "RepoTags": ["mailha/mail:used"]}]
+    removed = []
 
-    def fake_run(args, check=True, **kw):
-        calls.append(args)
-        if args[:2] == ["image", "ls"]:
-            assert f"label={docker.LABEL_IMAGE}" in args     # never anything without our label
-            return docker.Result(0, listing, "")
-        if "mailha/mail:used" in args:
-            return docker.Result(1, "", "Error: conflict: image is being used by running container abc")
-        return docker.Result(0, "", "")
+    class Engine:
+        def images(self, filters=None, **kw):
+            assert filters == {"label": docker.LABEL_IMAGE}     # never anything without our label
+            return listing
+
+        def remove_image(self, ref, **kw):
+            if ref == "mailha/mail:used":
+                raise api_error("conflict: image is being used by running container abc")
+            removed.append(ref)
     monkeypatch.setattr(docker, "require_engine", lambda: None)
-    monkeypatch.setattr(docker, "run", fake_run)
+    monkeypatch.setattr(docker, "api", Engine)
     monkeypatch.setattr(images, "resolve", lambda n: current.get(n))
     monkeypatch.setattr(images, "image_id", lambda ref: ids.get(ref))
     res = images.prune()
-    removed = [a[2:] for a in calls if a[:2] == ["image", "rm"]]
-    assert ["mailha/mail:old"] in removed and ["sha256:d0"] in removed
-    assert not any("mailha/mail:new" in r or "mailha/webmail:cur" in r or "mailha/mail:latest" in r for r in removed)
-    assert res["removed"] == ["mailha/mail:old", "d0"] and res["skipped"][0].startswith("mailha/mail:used: Error: conflict")
+    assert "mailha/mail:old" in removed and "sha256:d0" in removed
+    assert not any(r in removed for r in ("mailha/mail:new", "mailha/webmail:cur", "mailha/mail:latest"))
+    assert res["removed"] == ["mailha/mail:old", "d0"]
+    assert res["skipped"][0].startswith("mailha/mail:used: Error response from daemon: conflict")
 
 
 def test_unknown_role_is_a_usage_error():

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 
 from harness import faults
-from harness.docker import Result
-from harness.errors import FaultError, HostError
+from harness.errors import FaultError
 from harness.history import History
 from harness.topology import Topology
+from tests.fake_engine import FakeApi
 
 FREEZE_FAIL = ("Error response from daemon: Cannot pause container 1f: OCI runtime pause failed: "
                "unable to freeze: unknown")
@@ -27,29 +27,12 @@ META = {
 }
 
 
-class FakeEngine:
+class FakeEngine(FakeApi):
     """``docker pause`` fails ``fails`` times with runc's freezer error, then works; kill, stop
-    and start change the state ``docker inspect`` reports."""
+    and start change the state the engine's inspect reports (``tests.fake_engine``)."""
 
     def __init__(self, fails: int = 0, error: str = FREEZE_FAIL):
-        self.fails, self.error, self.calls, self.state = fails, error, [], "running"
-
-    def __call__(self, args, check=True, timeout=None, **kw):
-        self.calls.append(args[0])
-        if args[0] == "pause":
-            if self.fails:
-                self.fails -= 1
-                if check:  # as docker.run does: the last line of docker's message
-                    raise HostError(f"'docker pause {args[1]}' failed: {self.error}")
-                return Result(1, "", self.error + "\n")
-            self.state = "paused"
-        elif args[0] in ("kill", "stop"):
-            self.state = "exited"
-        elif args[0] in ("start", "unpause"):
-            self.state = "running"
-        elif args[0] == "inspect":
-            return Result(0, self.state + "\n", "")
-        return Result(0, "", "")
+        super().__init__(refuse={"pause": [error.removeprefix("Error response from daemon: ")] * fails})
 
 
 class Probe:
@@ -66,7 +49,7 @@ class Probe:
 
 
 def nemesis(monkeypatch, engine, probe=None):
-    monkeypatch.setattr(faults.docker, "run", engine)
+    monkeypatch.setattr(faults.docker, "api", lambda: engine)
     monkeypatch.setattr(faults.time, "sleep", lambda s: None)
     cluster = SimpleNamespace(dirty=False, meta=META, design="x", container=lambda svc: f"c-{svc}",
                               wait_ready=lambda **k: None)
@@ -206,10 +189,7 @@ def test_parameters_have_one_name_everywhere(monkeypatch):
 def test_defaults_are_filled_but_the_history_keeps_what_was_asked(monkeypatch):
     eng = FakeEngine()
     nem = nemesis(monkeypatch, eng)
-    stops = []
-    monkeypatch.setattr(faults.docker, "run", lambda args, **k: stops.append(args) if args[0] == "stop" else eng(args, **k))
-    eng.state = "exited"  # what docker stop leaves
     nem.apply("stop", "a")
-    assert stops[0][:3] == ["stop", "-t", "10"]
+    assert eng.stopped_with == 10
     inv = [e.value for e in nem.h.events if e.type == "invoke" and e.f == "fault"][0]
     assert inv["params"] == {} and inv["fault"] == "stop" and inv["target"] == "a"

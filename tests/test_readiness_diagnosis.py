@@ -69,18 +69,17 @@ class FakeEngine:
         self.containers, self.exec_out, self.logs, self.states = containers, exec_out, logs, states
         d = cluster_mod.docker
         monkeypatch.setattr(d, "exec_", self.exec_)
-        monkeypatch.setattr(d, "run", self.run)
+        monkeypatch.setattr(d, "logs", self.logs_of)
         monkeypatch.setattr(d, "inspect", self.inspect)
 
     def exec_(self, name, cmd, **kw):
         out = self.exec_out.get(name)
         return Result(0, out, "") if out is not None else Result(1, "", f"container {name} is not running")
 
-    def run(self, args, **kw):
-        assert args[0] == "logs", args
-        return Result(0, self.logs.get(args[-1], ""), "")
+    def logs_of(self, name, **kw):
+        return self.logs.get(name, "")
 
-    def inspect(self, name, kind=None):
+    def inspect(self, name, kind=None, **kw):
         st = self.states.get(name)
         return [{"State": st}] if st else []
 

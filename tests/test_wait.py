@@ -117,14 +117,17 @@ def test_on_retry_sees_each_failure(clock):
 
 
 def test_the_default_state_reader_maps_docker_answers(monkeypatch):
-    from harness.docker import Result
+    import requests
 
-    answers = {"running": Result(0, "running\n", ""), "gone": Result(1, "", "Error: No such object: gone")}
-    monkeypatch.setattr(wait.docker, "run", lambda args, **k: answers[args[-1]])
+    from tests.fake_engine import FakeApi
+
+    eng = FakeApi("running", gone={"gone"})
+    monkeypatch.setattr(wait.docker, "api", lambda: eng)
     assert wait.container_state("running") == "running"
     assert wait.container_state("gone") == "removed"
 
-    def slow(args, **k):
-        raise HostError("'docker inspect -f' did not finish within 15 s.")
-    monkeypatch.setattr(wait.docker, "run", slow)
+    class Silent:
+        def inspect_container(self, c):
+            raise requests.exceptions.ReadTimeout("read timed out")
+    monkeypatch.setattr(wait.docker, "api", lambda: Silent())
     assert wait.container_state("x") == "unknown"                 # an engine that did not answer: not gone

@@ -30,6 +30,7 @@ from harness.clients.imap import ERRORS as IMAP_ERRORS
 from harness.clients.imap import Imap, ImapClient
 from harness.clients.ldap import LdapClient
 from harness.clients.pop3 import Pop3Client
+from harness.errors import HostError
 
 MAILLOG = "/var/log/postfix.log"  # the proxies' Postfix log (compose/proxy/front/postfix/main.cf)
 
@@ -103,7 +104,7 @@ def directory(h, topo) -> dict[str, list[str]] | None:
 def addresses(h, node: str, container: str) -> list[str]:
     """Every address a node's container has (its networks), recorded; [] when it could not be inspected."""
     h.invoke("segment-inspect", "addresses", {"node": node})
-    info = docker.inspect(container)
+    info = docker.inspect(container, "container")
     nets = ((info[0].get("NetworkSettings") or {}).get("Networks") or {}) if info else {}
     ips = sorted(n["IPAddress"] for n in nets.values() if n.get("IPAddress"))
     if not ips:
@@ -193,8 +194,11 @@ def started(h, cluster, label: str) -> dict[str, str | None]:
     h.invoke("scale-started", "started", {"label": label})
     out: dict[str, str | None] = {}
     for svc, name in sorted(cluster.containers().items()):
-        r = docker.run(["inspect", "-f", "{{.State.StartedAt}}", name], check=False)
-        out[svc] = r.out.strip() or None if r.ok else None
+        try:
+            info = docker.inspect(name, "container")
+        except HostError:
+            info = []
+        out[svc] = ((info[0].get("State") or {}).get("StartedAt") or None) if info else None
     h.ok("scale-started", "started", {"label": label, "services": out})
     return out
 
@@ -215,8 +219,9 @@ def restart(h, topo, node: str) -> None:
     """Start a stopped node's container again without waiting for it to be ready (the nemesis's
     heal confirms that later): the node must come up by itself."""
     h.invoke("scenario-restart", "restart", {"node": node})
-    r = docker.run(["start", topo.container(node)], check=False, timeout=60)
-    if not r.ok:
-        h.fail("scenario-restart", "restart", {"node": node}, error=(r.err or r.out).strip()[-160:])
-        raise AssertionError(f"{node} could not be started again: {(r.err or r.out).strip()[-160:]}")
+    try:
+        docker.start(topo.container(node), timeout=60)
+    except HostError as e:
+        h.fail("scenario-restart", "restart", {"node": node}, error=str(e)[-160:])
+        raise AssertionError(f"{node} could not be started again: {str(e)[-160:]}") from None
     h.ok("scenario-restart", "restart", {"node": node})
