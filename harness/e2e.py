@@ -31,17 +31,7 @@ def roundtrip(topo, history: History, token: str, *, user: str | None = None, ti
         return out
 
     def visible(fn, check, proto):
-        """(seen, seconds, error): ``fn()`` (None when the operation failed) until ``check`` holds."""
-        t = time.monotonic()
-
-        def seen():
-            res = fn()
-            return True if res is not None and check(res) else Not("not visible" if res is not None else "operation failed")
-        try:
-            until(seen, timeout=timeout, interval=0.3, what=f"{token} to be visible over {proto}", errors=())
-        except WaitTimeout as e:
-            return False, round(time.monotonic() - t, 3), describe(e.last)
-        return True, round(time.monotonic() - t, 3), None
+        return wait_visible(fn, check, f"{token} to be visible over {proto}", timeout)
 
     if topo.has_endpoint("imap"):
         h, p = topo.endpoint("imap")
@@ -60,6 +50,21 @@ def roundtrip(topo, history: History, token: str, *, user: str | None = None, ti
         ok, secs, err = visible(lambda: c.list(f"http://{h}:{p}", user, pw), lambda r: token in r["tokens"], "http")
         out["http"] = {"ok": ok, "seconds": secs, "error": err, "node": _last_node(history, "e2e-http")}
     return out
+
+
+def wait_visible(fn, check, what: str, timeout: float) -> tuple[bool, float, str | None]:
+    """(seen, seconds, last error): repeat ``fn()`` (None when the operation failed) every 0.3 s
+    until ``check`` holds on its answer, for at most ``timeout`` seconds."""
+    t = time.monotonic()
+
+    def seen():
+        res = fn()
+        return True if res is not None and check(res) else Not("not visible" if res is not None else "operation failed")
+    try:
+        until(seen, timeout=timeout, interval=0.3, what=what, errors=())
+    except WaitTimeout as e:
+        return False, round(time.monotonic() - t, 3), describe(e.last)
+    return True, round(time.monotonic() - t, 3), None
 
 
 def _last_node(history: History, proc: str):

@@ -548,8 +548,7 @@ def _not_delivered(cert, topo, user: str, password: str, token: str, within_s: f
     design's IMAP endpoint (webmail's HTTP list when it has none); None once it is there."""
     from .clients.imap import ImapClient
     from .clients.webmail import WebmailClient
-    from .errors import WaitTimeout
-    from .wait import Not, describe, until
+    from .e2e import wait_visible
 
     if topo.has_endpoint("imap"):
         host, port = topo.endpoint("imap")
@@ -561,13 +560,7 @@ def _not_delivered(cert, topo, user: str, password: str, token: str, within_s: f
         web = WebmailClient(cert.h, "browser-wait", topo.node_names, 10)
         read, how = (lambda: web.list(f"http://{host}:{port}", user, password)), "webmail's HTTP list"
         there = (lambda r: token in r["tokens"])
-
-    def delivered():
-        r = read()
-        return True if r is not None and there(r) else Not("not there yet" if r is not None else "the read failed")
-    try:
-        until(delivered, timeout=within_s, interval=0.3, what=f"{token} to be delivered", errors=())
-    except WaitTimeout as e:
-        return (f"{token} for {user} not delivered: {how} did not show it within {within_s:.0f} s, "
-                f"last: {describe(e.last)}")
+    seen, _, last = wait_visible(read, there, f"{token} to be delivered", within_s)
+    if not seen:
+        return f"{token} for {user} not delivered: {how} did not show it within {within_s:.0f} s, last: {last}"
     return None

@@ -11,7 +11,6 @@ CI (CI=true) they fail instead, since scripts/setup installs both.
 """
 from __future__ import annotations
 
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,8 +19,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from harness.clients import browser_webmail as bw
-from harness.report import browser
-
 TOKEN = "mh-abc123x0-browser"
 STRANGER = "http://198.51.100.7/track.png"   # TEST-NET-2: never reached, the route refuses it
 
@@ -107,14 +104,6 @@ class FakeRoundcube(BaseHTTPRequestHandler):
             return self._page("", 302, [("Location", "/?_task=mail&_mbox=INBOX")])
         return self._page(LOGIN.format(error='<div id="messagestack"><div class="error">Login failed.</div></div>'))
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    reason = browser.unavailable()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the browser tests must run in CI, but {reason}.")
-        pytest.skip(f"no browser for the webmail journey: {reason}.")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,9 @@ Without chromium or the playwright package the tests are skipped, with the reaso
 """
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 from pathlib import Path
-
-import pytest
 
 from harness.report import browser, finish_run
 from harness.report.util import AGREE
@@ -28,15 +25,6 @@ from test_report import junit_xml, make_run, record
 FIXTURE = Path(__file__).parent / "fixtures" / "mirror_run"
 LABEL = {cls: text for cls, _sym, text in AGREE.values()}   # "c-ok" -> "agrees", ...
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    reason = browser.unavailable()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the browser tests must run in CI, but {reason}.")
-        pytest.skip(f"no browser to open the report: {reason}.")
-    return browser.chromium_path()
 
 
 def png_size(path: Path) -> tuple[int, int]:
