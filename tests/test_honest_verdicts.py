@@ -328,3 +328,21 @@ def test_vacuous_convergence_with_a_heal_never_followed_by_a_converge_op_is_unkn
     h.fault("f2", "partition", B, at=10.0, heal_at=15.0)  # healed after the last converge op: never measured
     r = check("convergence", h)
     assert r["valid"] == "unknown" and "f2 partition mirror-b healed at t=15.1" in r["reasons"][0]
+
+
+def test_sessions_broken_while_a_fault_was_being_applied_count_as_broken_by_it():
+    # found by the README test command (2026-12-07): a graceful stop took 5 s to be confirmed (the
+    # node drains its deliveries) and the 6 sessions it cut ended 1-4 s after the stop began, i.e.
+    # before "applied": the checker counted 6 open, 0 broken, and users_unaware passed
+    h = H().fault("f1", "stop", A, at=10.0, dur=5.0, heal_at=30.0)   # invoked 10, confirmed 15
+    for k in range(6):
+        h.session("imap", False, start=1.0 + k * 0.1, end=11.0 + k * 0.5)  # cut at 11-13.5
+    h.session("imap", True, start=1.0, end=40.0)                           # a session on the other node
+    r = run_checker("sessions", h.events)
+    assert (r["open"], r["broken"]) == (7, 6), r
+    assert r["valid"] == "fail"  # 6 of 7 > 0.5
+    # a session that had already ended before the fault was invoked is not the fault's
+    h2 = H().fault("f1", "stop", A, at=10.0, dur=5.0, heal_at=30.0).session("imap", False, start=1.0, end=9.0)
+    h2.session("imap", True, start=1.0, end=40.0)
+    r2 = run_checker("sessions", h2.events)
+    assert (r2["open"], r2["broken"]) == (1, 0)

@@ -3,7 +3,9 @@
 From ``session`` ops (IMAP connections and webmail logins kept open by ``harness.probes.Sessions``;
 ``fail`` = the server broke it) and the applied fault windows. For each fault window:
 
-- **open**: sessions open when the fault was applied (started before, not ended before);
+- **open**: sessions open when the fault was invoked (started before, not ended before) — not
+  when its application was confirmed: a graceful stop ends sessions while it runs, seconds before
+  the node is confirmed down, and those sessions were broken by it;
 - **broken**: of those, the ones that ended in ``fail`` before the fault was healed plus
   ``grace_s`` (the client saw its session die: it must reconnect, a webmail user must log in
   again);
@@ -32,7 +34,8 @@ def check(events, *, max_broken_ratio=None, grace_s=None, min_ok=1) -> dict:
     last = max((e.t for e in events), default=0.0)
     per, users, total_open, total_broken = [], set(), 0, 0
     for w in windows:
-        start, end = w["start"], (w["end"] if w["end"] is not None else last)
+        start = w["invoked"] if w.get("invoked") is not None else w["start"]
+        end = w["end"] if w["end"] is not None else last
         open_ = [o for o in sessions if o.start < start and (o.end is None or o.end >= start)]
         broken = [o for o in open_ if o.type == "fail" and o.end is not None and o.end <= end + grace]
         who = sorted({addr(value(o).get("user", "")) for o in broken} - {""})
