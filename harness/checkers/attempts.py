@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from ..history import iter_fault_windows
-from .common import addr, ops_of
+from .common import addr, ops_of, rnd
 
 # a clean temporary refusal: Dovecot's [UNAVAILABLE] / [SYS/TEMP], an SMTP 4xx
 TEMPORARY = re.compile(r"UNAVAILABLE|SYS/TEMP|[Tt]emporar|(^|\D)4\d\d(\D|$)")
@@ -96,3 +96,15 @@ def fault_window(events, *, fault_id: str | None = None, target: str | None = No
         if (op.invoke.value or {}).get("id") == found["id"]:
             heal_invoked = op.start
     return {**found, "heal_invoked": heal_invoked}
+
+
+def applied_fault(events, *, fault_id: str | None, target: str | None, bound: float) -> tuple[dict | None, dict | None]:
+    """``(window, None)`` for the applied fault (``fault_window``) with ``until``: the moment its
+    heal was invoked (else confirmed; None: never healed) — the stretch a check of the fault's
+    effect looks at; ``(None, result)`` with the ``unknown`` result a checker returns when no such
+    fault was applied."""
+    w = fault_window(events, fault_id=fault_id, target=target)
+    if w is None or not w["applied"]:
+        return None, {"valid": "unknown", "reasons": [f"{target or fault_id}: no applied fault in the history"],
+                      "bound_s": rnd(bound)}
+    return {**w, "until": w["heal_invoked"] if w["heal_invoked"] is not None else w["end"]}, None

@@ -27,7 +27,7 @@ outage, or when bystanders made fewer than ``min_ok`` successful operations.
 """
 from __future__ import annotations
 
-from .attempts import USER_OPS, fault_window, kind, proto_of, user_of
+from .attempts import USER_OPS, applied_fault, kind, proto_of, user_of
 from .common import CAP, MIN_OK, addr, counter, measure, ops_of, rnd, threshold
 
 ACCESS = ("probe", "read", "pop-read")
@@ -35,12 +35,10 @@ ACCESS = ("probe", "read", "pop-read")
 
 def check(events, *, target=None, victims=(), fault_id=None, bound_s=None, proxies=None, min_ok=None) -> dict:
     bound = float(bound_s) if bound_s is not None else threshold("backend_error_s")
-    w = fault_window(events, fault_id=fault_id, target=target)
-    if w is None or not w["applied"]:
-        return {"valid": "unknown", "reasons": [f"{target or fault_id}: no applied fault in the history"],
-                "bound_s": rnd(bound)}
-    start = w["start"]
-    end = w["heal_invoked"] if w["heal_invoked"] is not None else w["end"]
+    w, unknown = applied_fault(events, fault_id=fault_id, target=target, bound=bound)
+    if w is None:
+        return unknown
+    start, end = w["start"], w["until"]
     if end is None:
         end = max((e.t for e in events), default=start)
     vict = {addr(u) for u in victims if u}

@@ -18,18 +18,16 @@ target held no open session: moves were not shown).
 """
 from __future__ import annotations
 
-from .attempts import USER_OPS, fault_window
+from .attempts import USER_OPS, applied_fault
 from .common import CAP, measure, ops_of, rnd, threshold
 
 
 def check(events, *, target=None, fault_id=None, bound_s=None) -> dict:
     bound = float(bound_s) if bound_s is not None else threshold("stops_responding_s")
-    w = fault_window(events, fault_id=fault_id, target=target)
-    if w is None or not w["applied"]:
-        return {"valid": "unknown", "reasons": [f"{target or fault_id}: no applied fault in the history"],
-                "bound_s": rnd(bound)}
-    tgt = w["target"]
-    end = w["heal_invoked"] if w["heal_invoked"] is not None else w["end"]
+    w, unknown = applied_fault(events, fault_id=fault_id, target=target, bound=bound)
+    if w is None:
+        return unknown
+    tgt, end = w["target"], w["until"]
     sessions = sorted(ops_of(events, "session"), key=lambda o: (o.start, o.invoke.i))
     broken = [o for o in sessions if o.type == "fail" and o.end is not None and o.end >= w["invoked"]]
     moves = []
