@@ -287,3 +287,77 @@ def run_schedule(cluster, h: History, schedule: sched.Schedule, *, thr: dict, se
     result["faults_applied"] = driver.applied if driver else 0
     result["outcome"] = cert.outcome
     return result
+
+
+def shrink_run(run_dir: str, *, claims=None, repeat: int | None = None, max_replays: int | None = None,
+               reports: Path | None = None, progress: Progress | None = None) -> dict:
+    """``mailha chaos --shrink RUN_DIR``: replay the run's schedule with cuts (chaos/shrink.py)
+    under the run's own overrides and thresholds, keep every replay's run directory under the
+    shrink run's ``replays/``, write the smallest violating schedule as the shrink run's
+    ``schedule.json`` (so ``--replay`` takes it) and every replay in ``shrink.json``."""
+    import itertools
+    import json
+
+    from harness.errors import EXIT_HARNESS
+
+    from . import shrink
+
+    progress = progress or Progress()
+    src = Path(run_dir)
+    try:
+        schedule = sched.load(src)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    try:
+        meta = json.loads((src / "meta.json").read_text())
+    except (OSError, ValueError):
+        meta = {}
+    opts = meta.get("options") if isinstance(meta.get("options"), dict) else {}
+    design = designs.canonical(schedule.design.get("name") or meta.get("design") or "mirror")
+    overrides = list(opts.get("overrides") or [])
+    defaults = parse_thresholds(None)
+    thresholds = [f"{k}={v}" for k, v in (opts.get("thresholds") or {}).items() if defaults.get(k) != v]
+    target = set(claims or [])
+    if not target:
+        try:
+            target = shrink.violated(json.loads((src / "summary.json").read_text()), design)
+        except (OSError, ValueError):
+            target = set()
+    if not target:
+        raise UserError(f"{src} violated no claim of {design}; name the claims to shrink against with --claim.")
+    repeat = shrink.REPEAT if repeat is None else max(1, int(repeat))
+    max_replays = shrink.MAX_REPLAYS if max_replays is None else max(1, int(max_replays))
+    out = RunDir.create(f"shrink-{design}", seed=schedule.seed, base=reports,
+                        options={"source": str(src), "claims": sorted(target), "repeat": repeat,
+                                 "max_replays": max_replays, "overrides": overrides, "thresholds": thresholds})
+    out.update_meta(kind="shrink", design=design)
+    progress.step(f"shrink {out.run_id}: {src.name} ({len(schedule)} faults) against {', '.join(sorted(target))}; "
+                  f"up to {repeat} replays per cut, {max_replays} in all")
+    numbers = itertools.count(1)
+    replays: list[str] = []
+
+    def attempt(s: sched.Schedule):
+        d = out.path / "candidates" / f"{next(numbers):03d}"
+        d.mkdir(parents=True)
+        s.write(d)
+        summary = run(design, replay=str(d), overrides=overrides, thresholds=thresholds,
+                      reports=out.path / "replays", progress=progress)
+        replays.append(summary.get("run_dir", ""))
+        if summary.get("exit_code") == EXIT_HARNESS:
+            return None
+        return shrink.violated(summary, design)
+
+    result = shrink.shrink(schedule, target, attempt, repeat=repeat, max_replays=max_replays, note=progress.note)
+    for entry, rd in zip(result["log"], replays):
+        entry["run_dir"] = rd
+    best = result["schedule"]
+    if best is not None:
+        best.write(out.path)
+    doc = {"source": str(src), "design": design, "claims": sorted(target), "outcome": result["outcome"],
+           "original": {"faults": len(schedule), "weight": list(shrink.weight(schedule))},
+           "smallest": None if best is None else {"faults": len(best), "weight": list(shrink.weight(best)),
+                                                 "schedule": json.loads(best.to_json())},
+           "kept": result["kept"], "replays": result["log"]}
+    out.write_json("shrink.json", doc)
+    return {"run_dir": str(out.path), "outcome": result["outcome"], "schedule": best, "claims": sorted(target),
+            "replays": result["replays"], "kept": result["kept"], "original": schedule}

@@ -293,7 +293,7 @@ class Cluster:
             if not r.ok:
                 nodes[svc] = None
                 continue
-            logs = docker.logs(name, tail=300, timeout=15)
+            logs = docker.logs(name, tail=3000, timeout=15)  # Dovecot's info lines share this log
             facts = readiness.keepalived_facts(r.out + "\n" + logs)
             if vip in facts["addrs"] or any(vip in ips for ips in facts["instances"].values()):
                 nodes[svc] = facts
@@ -302,8 +302,29 @@ class Cluster:
             return "no container of the run has a keepalived instance for it or holds it"
         return readiness.vip_diagnosis(vip, {**configured, **{n: None for n, f in nodes.items() if f is None}})
 
+    def keep_logs(self, service: str) -> Path | None:
+        """Save the log of a service's container before it is removed or recreated, as
+        ``<service>.<n>.log`` beside the logs saved at teardown (``<service>.log`` is the last
+        container's): a container's log goes with it, and the evidence of what it did before a
+        wipe or a recreate must not. None when it has no container now."""
+        name = self.containers().get(service)
+        if not name:
+            return None
+        dest = self.cluster_dir / "logs"
+        dest.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while (dest / f"{service}.{n}.log").exists():
+            n += 1
+        path = dest / f"{service}.{n}.log"
+        try:
+            path.write_text(docker.logs(name, timestamps=True, timeout=60))
+        except Exception as e:  # the removal goes on; the gap is said where the log would be
+            path.write_text(f"mailha: the log of {name} could not be read before it was removed: {e}\n")
+        return path
+
     def recreate(self, service: str, timeout: float = 120) -> None:
         """Create a service's container again from the run's compose file (after a wipe)."""
+        self.keep_logs(service)
         _compose(self.project, [self.resolved], ["up", "-d", "--no-deps", "--no-build", "--pull", "never",
                                                  "--force-recreate", service],
                  env=self.compose_env(), timeout=timeout)

@@ -397,6 +397,7 @@ def heal_pause(n: Nemesis, a: Active) -> str:
 def apply_wipe(n: Nemesis, a: Active) -> str:
     c = n._c(a.target)
     vols = [m["Name"] for m in (docker.inspect(c, "container")[0].get("Mounts") or []) if m.get("Type") == "volume"]
+    n.cluster.keep_logs(n.topo.nodes[a.target].service)
     docker.remove(c)
     for v in vols:
         docker.remove_volume(v)

@@ -43,7 +43,9 @@ def test_a_bystander_failure_a_hang_an_unclean_error_or_a_refused_mail_fails():
     r = check(killed().gprobe("be2", "pop3", U4, False, at=12.5, dur=11.0, error="timed out"))
     assert r["reasons"] == ["1 attempts by users of be2 waited longer than 10.0 s (a hang, not an error)"]
     r = check(killed().gprobe("be2", "pop3", U4, False, at=12.5, error="-ERR [AUTH] Authentication failed."))
-    assert r["reasons"] == ["1 refusals were not temporary errors: -ERR [AUTH] Authentication failed."]
+    assert r["reasons"][0].startswith("1 refusals were not temporary errors: -ERR [AUTH] Authentication failed. "
+                                      "(first: pop3 probe of ")
+    assert "s into the outage" in r["reasons"][0] and len(r["examples"]["unclean_attempts"]) == 1
     r = check(killed().user_op("send", U3, False, at=13.0, error="554 5.7.1 relay denied"))
     assert r["valid"] == "fail" and r["victim_mail_refused_or_bounced"] is True
 

@@ -189,3 +189,25 @@ def test_a_vip_ready_check_waits_for_the_preferred_node(monkeypatch):
     proto["p"] = "smtp"
     with pytest.raises(ConnectionError, match="SMTP greeting lacks 'mirror-a'"):
         readiness.check({"proto": "smtp", "host": "10.231.0.201", "expect": "mirror-a"})
+
+
+def test_a_containers_log_is_kept_before_it_is_removed_or_recreated(tmp_path, monkeypatch):
+    from harness import cluster as cl
+    from harness import docker
+
+    c = cl.Cluster.__new__(cl.Cluster)
+    c.cluster_dir = tmp_path
+    names = {"be2": "mailha-r-be2-1"}
+    monkeypatch.setattr(cl.Cluster, "containers", lambda self: dict(names))
+    logs = iter(["first life\n", "second life\n"])
+    monkeypatch.setattr(docker, "logs", lambda name, **kw: next(logs))
+    assert c.keep_logs("be2").name == "be2.1.log"
+    assert c.keep_logs("be2").name == "be2.2.log"
+    assert (tmp_path / "logs" / "be2.1.log").read_text() == "first life\n"
+    assert (tmp_path / "logs" / "be2.2.log").read_text() == "second life\n"
+    assert c.keep_logs("ldap") is None  # no container: nothing to keep
+
+    def unreadable(name, **kw):
+        raise RuntimeError("engine gone")
+    monkeypatch.setattr(docker, "logs", unreadable)
+    assert "could not be read before it was removed: engine gone" in c.keep_logs("be2").read_text()

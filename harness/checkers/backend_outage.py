@@ -69,7 +69,10 @@ def check(events, *, target=None, victims=(), fault_id=None, bound_s=None, proxi
         failures.append(f"{len(hung)} attempts by users of {w['target']} waited longer than {rnd(bound)} s "
                         f"(a hang, not an error)")
     if unclean:
-        failures.append(f"{len(unclean)} refusals were not temporary errors: {unclean[0].error}")
+        u0 = unclean[0]
+        failures.append(f"{len(unclean)} refusals were not temporary errors: {u0.error} (first: {proto_of(u0)} "
+                        f"{u0.f} of {user_of(u0)}, begun {rnd(u0.start - start)} s into the outage, "
+                        f"{rnd(end - u0.start)} s before its end)")
     if sends_refused:
         failures.append(f"{len(sends_refused)} messages for users of {w['target']} were refused instead of queued: "
                         f"{sends_refused[0].error}")
@@ -106,7 +109,9 @@ def check(events, *, target=None, victims=(), fault_id=None, bound_s=None, proxi
         },
         "deliveries": logs,
         "examples": {"others_failed": sorted({f"{o.f} {user_of(o)}: {o.error}" for o in others_failed})[:CAP],
-                     "unclean": sorted({str(o.error) for o in unclean})[:CAP]},
+                     "unclean": sorted({str(o.error) for o in unclean})[:CAP],
+                     "unclean_attempts": [f"{proto_of(o)} {o.f} {user_of(o)} at +{rnd(o.start - start)} s: {o.error}"
+                                          for o in unclean][:CAP]},
     })
     return out
 
