@@ -39,6 +39,9 @@ def _shrink(a, runner) -> int:
     did not come back in its replays (nothing to shrink against), 2 for bad input."""
     from harness.progress import Progress
 
+    if a.design:
+        print(f"mailha chaos: --shrink takes the design from the run; drop {a.design!r}.", file=sys.stderr)
+        return 2
     for opt in ("seed", "faults", "override", "threshold", "replay", "plan"):
         if getattr(a, opt):
             print(f"mailha chaos: --shrink replays the run's own schedule, overrides and thresholds; "

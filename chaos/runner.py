@@ -347,17 +347,30 @@ def shrink_run(run_dir: str, *, claims=None, repeat: int | None = None, max_repl
             return None
         return shrink.violated(summary, design)
 
-    result = shrink.shrink(schedule, target, attempt, repeat=repeat, max_replays=max_replays, note=progress.note)
-    for entry, rd in zip(result["log"], replays):
-        entry["run_dir"] = rd
+    def save(outcome: str, log: list[dict], best: sched.Schedule | None, kept: list[str]) -> None:
+        for entry, rd in zip(log, replays):
+            entry["run_dir"] = rd
+        if best is not None:
+            best.write(out.path)
+        out.write_json("shrink.json", {
+            "source": str(src), "design": design, "claims": sorted(target), "outcome": outcome,
+            "original": {"faults": len(schedule), "weight": list(shrink.weight(schedule))},
+            "smallest": None if best is None else {"faults": len(best), "weight": list(shrink.weight(best)),
+                                                  "schedule": json.loads(best.to_json())},
+            "kept": kept, "replays": log})
+
+    smallest: list = [None]
+
+    def saw(log: list[dict], s: sched.Schedule) -> None:
+        # after every replay: an interrupted search keeps the smallest violating schedule so far
+        if log[-1]["kept"] and (smallest[0] is None or shrink.weight(s) < shrink.weight(smallest[0])):
+            smallest[0] = s
+        save("running (interrupted if it stays so)", log, smallest[0],
+             [e["cut"] for e in log if e["kept"] and e["cut"] != "original"])
+
+    result = shrink.shrink(schedule, target, attempt, repeat=repeat, max_replays=max_replays, note=progress.note,
+                           saw=saw)
     best = result["schedule"]
-    if best is not None:
-        best.write(out.path)
-    doc = {"source": str(src), "design": design, "claims": sorted(target), "outcome": result["outcome"],
-           "original": {"faults": len(schedule), "weight": list(shrink.weight(schedule))},
-           "smallest": None if best is None else {"faults": len(best), "weight": list(shrink.weight(best)),
-                                                 "schedule": json.loads(best.to_json())},
-           "kept": result["kept"], "replays": result["log"]}
-    out.write_json("shrink.json", doc)
+    save(result["outcome"], result["log"], best, result["kept"])
     return {"run_dir": str(out.path), "outcome": result["outcome"], "schedule": best, "claims": sorted(target),
             "replays": result["replays"], "kept": result["kept"], "original": schedule}

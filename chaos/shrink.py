@@ -129,7 +129,7 @@ def c_dur(s: Schedule, fid: str) -> float:
 
 
 def _fails(sched: Schedule, attempt: Attempt, target: set[str], repeat: int, budget: list[int],
-           log: list[dict], cut: str) -> bool:
+           log: list[dict], cut: str, saw: Callable[[list[dict], Schedule], None]) -> bool:
     """Replay up to ``repeat`` times; True at the first replay that violates a target claim."""
     for k in range(1, repeat + 1):
         if budget[0] <= 0:
@@ -139,22 +139,25 @@ def _fails(sched: Schedule, attempt: Attempt, target: set[str], repeat: int, bud
         hit = sorted(target & (got or set()))
         log.append({"cut": cut, "replay": k, "faults": len(sched.faults), "violated": sorted(got or []),
                     "harness_error": got is None, "kept": bool(hit)})
+        saw(log, sched)
         if hit:
             return True
     return False
 
 
 def shrink(original: Schedule, target: set[str], attempt: Attempt, *, repeat: int = REPEAT,
-           max_replays: int = MAX_REPLAYS, note: Callable[[str], None] = lambda _m: None) -> dict:
+           max_replays: int = MAX_REPLAYS, note: Callable[[str], None] = lambda _m: None,
+           saw: Callable[[list[dict], Schedule], None] = lambda _log, _s: None) -> dict:
     """Shrink ``original`` against ``target`` (claim ids). ``attempt(schedule)`` replays a
-    schedule and returns the claims it violated (None for a harness error). Returns the outcome,
-    the smallest violating schedule (or None) and the log of every replay."""
+    schedule and returns the claims it violated (None for a harness error); ``saw(log, schedule)``
+    is called after every replay (to save progress: an interrupted search keeps what it found).
+    Returns the outcome, the smallest violating schedule (or None) and the log of every replay."""
     if not target:
         raise ValueError("no target claims: the run violated none, and none were named.")
     budget, log = [max(1, int(max_replays))], []
     note(f"shrink: confirming that the original schedule ({len(original)} faults) violates "
          f"{', '.join(sorted(target))}")
-    if not _fails(original, attempt, target, repeat, budget, log, "original"):
+    if not _fails(original, attempt, target, repeat, budget, log, "original", saw):
         outcome = "budget" if budget[0] <= 0 else "not-reproduced"
         return {"outcome": outcome, "schedule": None, "log": log, "replays": len(log), "kept": []}
     best, kept, exhausted = original, [], False
@@ -167,7 +170,7 @@ def shrink(original: Schedule, target: set[str], attempt: Attempt, *, repeat: in
                 exhausted = True
                 break
             note(f"shrink: trying '{cut}' ({len(cand)} faults, {budget[0]} replays left)")
-            if _fails(cand, attempt, target, repeat, budget, log, cut):
+            if _fails(cand, attempt, target, repeat, budget, log, cut, saw):
                 best, kept_one = cand, True
                 kept.append(cut)
                 note(f"shrink: kept '{cut}': {len(best)} faults, {weight(best)[1]:g} s of faults, "

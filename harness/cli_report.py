@@ -54,6 +54,24 @@ def cmd_report(a) -> int:
     return int(summary["exit_code"])
 
 
+def cmd_trace(a) -> int:
+    import json
+
+    from .report.trace import format_rows, trace
+    from .store import open_run
+
+    run = open_run(a.run_dir)
+    token = a.token.strip()
+    if len(token) < 6:
+        raise UserError(f"{a.token!r} is too short to name one message; give its token (e.g. mh-5edf8e59x0-12).")
+    result = trace(run.path, token)
+    if a.json:
+        print(json.dumps({**result, "rows": [r.to_dict() for r in result["rows"]]}, indent=2))
+    else:
+        print(format_rows(result))
+    return EXIT_OK if result["rows"] else EXIT_VIOLATED
+
+
 def add_parsers(sub) -> None:
     s = sub.add_parser("analyze", help="re-run the checkers on a stored history; exit 1 if a verdict does not reproduce")
     s.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. reports/latest")
@@ -64,3 +82,10 @@ def add_parsers(sub) -> None:
     s.add_argument("--merge", nargs="+", metavar="RUN_DIR", help="combine these runs into one matrix")
     s.add_argument("--out", metavar="DIR", help="where the merged report goes (default: a new reports/<id>-merged)")
     s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("trace", help="everything a run recorded about one message (history, logs, faults), in time order")
+    s.add_argument("run_dir", help="a run directory (reports/...)")
+    s.add_argument("token", help="the message's token, as the checkers' examples and the report name it")
+    s.add_argument("--json", action="store_true", help="the rows as JSON")
+    s.set_defaults(fn=cmd_trace)
+

@@ -4,7 +4,7 @@ import itertools
 import pytest
 
 from chaos import shrink
-from chaos.schedule import FaultSpec, Schedule
+from chaos.schedule import FaultSpec, Schedule, load
 
 
 def sched(n=8, gap=20.0, dur=8.0, lead=30.0):
@@ -109,3 +109,65 @@ def test_nothing_smaller_fails_is_not_shrunk():
 def test_no_target_is_refused_in_one_sentence():
     with pytest.raises(ValueError, match="no target claims"):
         shrink.shrink(sched(2), set(), lambda s: set())
+
+
+def test_progress_is_reported_after_every_replay():
+    seen = []
+    shrink.shrink(sched(2), {"no_loss"}, lambda s: {"no_loss"}, repeat=1, max_replays=3,
+                  saw=lambda log, s: seen.append((len(log), len(s.faults))))
+    assert [n for n, _ in seen] == [1, 2, 3] and seen[0][1] == 2
+
+
+def test_shrink_run_replays_under_the_runs_own_options_and_keeps_everything(tmp_path, monkeypatch):
+    import json
+
+    from chaos import runner
+
+    src = tmp_path / "20261207t000000-chaos-mirror-abcd"
+    src.mkdir()
+    sched(4).write(src)
+    (src / "meta.json").write_text(json.dumps({"options": {"overrides": ["mirror/no-health-check.yml"],
+                                                           "thresholds": {"converge_s": 99.0}}}))
+    (src / "summary.json").write_text(json.dumps({"cells": [
+        {"design": "mirror", "claim": "failover_no_interruption", "agreement": "disagree"}]}))
+    calls = []
+
+    def fake_run(design, *, replay, overrides, thresholds, reports, progress):
+        s = load(replay)
+        calls.append((design, overrides, thresholds, len(s.faults)))
+        bad = any(f.id == "f2" for f in s.faults)
+        return {"run_dir": f"{reports}/r{len(calls)}", "exit_code": 1 if bad else 0,
+                "cells": [{"design": "mirror", "claim": "failover_no_interruption",
+                           "agreement": "disagree" if bad else "agree"}]}
+    monkeypatch.setattr(runner, "run", fake_run)
+    r = runner.shrink_run(str(src), repeat=1, max_replays=30, reports=tmp_path / "out")
+    assert r["outcome"] == "shrunk" and [f.id for f in r["schedule"].faults] == ["f2"]
+    assert calls[0] == ("mirror", ["mirror/no-health-check.yml"], ["converge_s=99.0"], 4)
+    out = __import__("pathlib").Path(r["run_dir"])
+    doc = json.loads((out / "shrink.json").read_text())
+    assert doc["outcome"] == "shrunk" and doc["smallest"]["faults"] == 1
+    assert all(e["run_dir"] for e in doc["replays"]) and len(doc["replays"]) == len(calls)
+    assert (out / "schedule.json").is_file() and len(list((out / "candidates").iterdir())) == len(calls)
+
+
+def test_shrink_run_refuses_a_run_that_violated_nothing(tmp_path):
+    from chaos import runner
+    from harness.errors import UserError
+
+    src = tmp_path / "run"
+    src.mkdir()
+    sched(2).write(src)
+    with pytest.raises(UserError, match="violated no claim of mirror; name the claims"):
+        runner.shrink_run(str(src), reports=tmp_path / "out")
+
+
+def test_the_command_refuses_what_does_not_go_with_shrink_in_one_sentence(tmp_path, capsys):
+    from harness.cli import main
+
+    assert main(["chaos", "mirror", "--shrink", str(tmp_path)]) == 2
+    assert main(["chaos", "--shrink", str(tmp_path), "--seed", "3"]) == 2
+    assert main(["chaos", "mirror", "--repeat", "2"]) == 2
+    assert main(["chaos", "--shrink", str(tmp_path)]) == 2  # not a chaos run: no schedule
+    err = capsys.readouterr().err
+    assert "takes the design from the run" in err and "--seed does not go with it" in err
+    assert "--repeat goes with --shrink RUN_DIR" in err and "only runs started by 'mailha chaos'" in err

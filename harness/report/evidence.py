@@ -86,30 +86,37 @@ _TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(Z|[+-]\d\d:?\d\d)
 _log_cache: dict[Path, list[tuple[float | None, str]]] = {}
 
 
+def line_time(line: str) -> float | None:
+    """The epoch time of a container log line's timestamp (``docker logs -t``), or None."""
+    m = _TS.match(line)
+    if not m:
+        return None
+    stamp = m.group(1)[:26]
+    try:
+        dt = _dt.datetime.fromisoformat(stamp)
+        tz = m.group(2)
+        if not tz or tz == "Z":
+            dt = dt.replace(tzinfo=_dt.timezone.utc)
+        else:
+            dt = _dt.datetime.fromisoformat(stamp + (tz if ":" in tz else tz[:3] + ":" + tz[3:]))
+        return dt.timestamp()
+    except ValueError:
+        return None
+
+
+def strip_time(line: str) -> str:
+    """A log line without its timestamp."""
+    return _TS.sub("", line, count=1)
+
+
 def _log_lines(path: Path) -> list[tuple[float | None, str]]:
     if path not in _log_cache:
-        out = []
         try:
             with path.open("rb") as fh:
                 data = fh.read(MAX_LOG_BYTES).decode("utf-8", "replace")
         except OSError:
             data = ""
-        for line in data.splitlines():
-            m = _TS.match(line)
-            ts = None
-            if m:
-                stamp = m.group(1)[:26]
-                try:
-                    dt = _dt.datetime.fromisoformat(stamp)
-                    tz = m.group(2)
-                    if not tz or tz == "Z":
-                        dt = dt.replace(tzinfo=_dt.timezone.utc)
-                    else:
-                        dt = _dt.datetime.fromisoformat(stamp + (tz if ":" in tz else tz[:3] + ":" + tz[3:]))
-                    ts = dt.timestamp()
-                except ValueError:
-                    ts = None
-            out.append((ts, line))
+        out = [(line_time(line), line) for line in data.splitlines()]
         _log_cache[path] = out
     return _log_cache[path]
 
