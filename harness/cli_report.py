@@ -64,7 +64,10 @@ def cmd_trace(a) -> int:
     token = a.token.strip()
     if len(token) < 6:
         raise UserError(f"{a.token!r} is too short to name one message; give its token (e.g. mh-5edf8e59x0-12).")
-    result = trace(run.path, token)
+    try:
+        result = trace(run.path, token)
+    except ValueError as e:  # a damaged history.jsonl
+        raise UserError(f"{run.path} cannot be traced: {e}.") from None
     if a.json:
         print(json.dumps({**result, "rows": [r.to_dict() for r in result["rows"]]}, indent=2))
     else:

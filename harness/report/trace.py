@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .evidence import line_time, strip_time
+from ..history import is_nemesis, load
+from .evidence import log_lines, strip_time
 
 #: faults shown around the message's own lines
 CONTEXT_S = 30.0
@@ -50,22 +51,15 @@ def _history(path: Path, token: str) -> tuple[list[Row], list[Row]]:
     """(rows that mention the token, nemesis rows)."""
     has = mentions(token)
     mine, faults = [], []
-    if not path.is_file():
-        return mine, faults
-    with path.open() as fh:
-        for line in fh:
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            proc = str(e.get("proc", ""))
-            val = json.dumps(e.get("value"), sort_keys=True) if e.get("value") is not None else ""
-            err = f" error={e['error']}" if e.get("error") else ""
-            text = f"{e.get('type')} {e.get('f')} {val}{err}"
-            if has(line):
-                mine.append(Row(e.get("t"), f"history {proc}", text))
-            elif proc.startswith("nemesis") and e.get("type") in ("ok", "fail", "info"):
-                faults.append(Row(e.get("t"), f"history {proc}", text))
+    events = load(path) if path.is_file() else []
+    for e in events:
+        val = json.dumps(e.value, sort_keys=True) if e.value is not None else ""
+        err = f" error={e.error}" if e.error else ""
+        text = f"{e.type} {e.f} {val}{err}"
+        if has(text):
+            mine.append(Row(e.t, f"history {e.proc}", text))
+        elif is_nemesis(e.proc) and e.type != "invoke":
+            faults.append(Row(e.t, f"history {e.proc}", text))
     return mine, faults
 
 
@@ -73,17 +67,12 @@ def _logs(run_dir: Path, token: str, w0: float | None, queue_ids: set[str]) -> l
     has = mentions(token)
     rows = []
     for log in sorted(run_dir.glob("clusters/*/logs/*.log")):
-        try:
-            lines = log.read_text(errors="replace").splitlines()
-        except OSError:
-            continue
-        ids = queue_ids | {m.group(1) for line in lines if has(line) and (m := _QUEUE_ID.search(line))}
-        for line in lines:
+        lines = log_lines(log)
+        ids = queue_ids | {m.group(1) for _, line in lines if has(line) and (m := _QUEUE_ID.search(line))}
+        for ts, line in lines:
             if has(line) or ((m := _QUEUE_ID.search(line)) and m.group(1) in ids):
-                ts = line_time(line)
                 t = round(ts - w0, 3) if ts is not None and w0 is not None else ts
-                text = strip_time(line)
-                rows.append(Row(t, log.stem, text.strip()))
+                rows.append(Row(t, log.stem, strip_time(line).strip()))
     return rows
 
 
