@@ -359,14 +359,8 @@ def shrink_run(run_dir: str, *, claims=None, repeat: int | None = None, max_repl
                                                   "schedule": json.loads(best.to_json())},
             "kept": kept, "replays": log})
 
-    smallest: list = [None]
-
-    def saw(log: list[dict], s: sched.Schedule) -> None:
-        # after every replay: an interrupted search keeps the smallest violating schedule so far
-        if log[-1]["kept"] and (smallest[0] is None or shrink.weight(s) < shrink.weight(smallest[0])):
-            smallest[0] = s
-        save("running (interrupted if it stays so)", log, smallest[0],
-             [e["cut"] for e in log if e["kept"] and e["cut"] != "original"])
+    def saw(log: list[dict], smallest: sched.Schedule | None, kept: list[str]) -> None:
+        save("running (interrupted if it stays so)", log, smallest, kept)  # after every replay
 
     result = shrink.shrink(schedule, target, attempt, repeat=repeat, max_replays=max_replays, note=progress.note,
                            saw=saw)

@@ -129,8 +129,9 @@ def c_dur(s: Schedule, fid: str) -> float:
 
 
 def _fails(sched: Schedule, attempt: Attempt, target: set[str], repeat: int, budget: list[int],
-           log: list[dict], cut: str, saw: Callable[[list[dict], Schedule], None]) -> bool:
-    """Replay up to ``repeat`` times; True at the first replay that violates a target claim."""
+           log: list[dict], cut: str, after: Callable[[str, Schedule, bool], None]) -> bool:
+    """Replay up to ``repeat`` times; True at the first replay that violates a target claim.
+    ``after(cut, schedule, violated)`` follows every replay."""
     for k in range(1, repeat + 1):
         if budget[0] <= 0:
             return False
@@ -139,7 +140,7 @@ def _fails(sched: Schedule, attempt: Attempt, target: set[str], repeat: int, bud
         hit = sorted(target & (got or set()))
         log.append({"cut": cut, "replay": k, "faults": len(sched.faults), "violated": sorted(got or []),
                     "harness_error": got is None, "kept": bool(hit)})
-        saw(log, sched)
+        after(cut, sched, bool(hit))
         if hit:
             return True
     return False
@@ -147,20 +148,33 @@ def _fails(sched: Schedule, attempt: Attempt, target: set[str], repeat: int, bud
 
 def shrink(original: Schedule, target: set[str], attempt: Attempt, *, repeat: int = REPEAT,
            max_replays: int = MAX_REPLAYS, note: Callable[[str], None] = lambda _m: None,
-           saw: Callable[[list[dict], Schedule], None] = lambda _log, _s: None) -> dict:
+           saw: Callable[[list[dict], "Schedule | None", list[str]], None] = lambda _log, _b, _k: None) -> dict:
     """Shrink ``original`` against ``target`` (claim ids). ``attempt(schedule)`` replays a
-    schedule and returns the claims it violated (None for a harness error); ``saw(log, schedule)``
-    is called after every replay (to save progress: an interrupted search keeps what it found).
-    Returns the outcome, the smallest violating schedule (or None) and the log of every replay."""
+    schedule and returns the claims it violated (None for a harness error); ``saw(log, smallest,
+    kept)`` follows every replay with the smallest violating schedule so far (None before the
+    original violated) and the cuts kept (to save progress: an interrupted search keeps what it
+    found). Returns the outcome, the smallest violating schedule (or None), the cuts kept and the
+    log of every replay."""
     if not target:
         raise ValueError("no target claims: the run violated none, and none were named.")
     budget, log = [max(1, int(max_replays))], []
+    best: Schedule | None = None
+    kept: list[str] = []
+
+    def after(cut: str, sched: Schedule, violated: bool) -> None:
+        nonlocal best
+        if violated:  # every candidate weighs less than the best so far: it is the new smallest
+            best = sched
+            if cut != "original":
+                kept.append(cut)
+        saw(log, best, list(kept))
+
     note(f"shrink: confirming that the original schedule ({len(original)} faults) violates "
          f"{', '.join(sorted(target))}")
-    if not _fails(original, attempt, target, repeat, budget, log, "original", saw):
+    if not _fails(original, attempt, target, repeat, budget, log, "original", after):
         outcome = "budget" if budget[0] <= 0 else "not-reproduced"
         return {"outcome": outcome, "schedule": None, "log": log, "replays": len(log), "kept": []}
-    best, kept, exhausted = original, [], False
+    exhausted = False
     while True:
         kept_one = False
         for cut, cand in candidates(best):
@@ -170,9 +184,8 @@ def shrink(original: Schedule, target: set[str], attempt: Attempt, *, repeat: in
                 exhausted = True
                 break
             note(f"shrink: trying '{cut}' ({len(cand)} faults, {budget[0]} replays left)")
-            if _fails(cand, attempt, target, repeat, budget, log, cut, saw):
-                best, kept_one = cand, True
-                kept.append(cut)
+            if _fails(cand, attempt, target, repeat, budget, log, cut, after):
+                kept_one = True
                 note(f"shrink: kept '{cut}': {len(best)} faults, {weight(best)[1]:g} s of faults, "
                      f"run {best.duration_s:g} s")
                 break  # the smaller schedule's candidates next

@@ -114,7 +114,7 @@ def test_no_target_is_refused_in_one_sentence():
 def test_progress_is_reported_after_every_replay():
     seen = []
     shrink.shrink(sched(2), {"no_loss"}, lambda s: {"no_loss"}, repeat=1, max_replays=3,
-                  saw=lambda log, s: seen.append((len(log), len(s.faults))))
+                  saw=lambda log, best, kept: seen.append((len(log), len(best.faults))))
     assert [n for n, _ in seen] == [1, 2, 3] and seen[0][1] == 2
 
 
