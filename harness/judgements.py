@@ -35,6 +35,8 @@ from .history import ops as history_ops
 #: faults after which a data holder's copy of the mail is gone (its disk with it): a mail node's
 #: disk (``wipe``), or a storage node's brick of a shared store (``brick-wipe``, ``tier: nas``)
 HOLDER_LOSS = ("wipe", "brick-wipe")
+#: client operations that remove a message from a mailbox (the ``messages`` checker's removals)
+REMOVALS = ("expunge", "move", "pop-delete")
 
 
 # -- what the topology says ---------------------------------------------------------------------
@@ -169,6 +171,26 @@ def no_loss(cert, sc, *, claim: str | None = None, label: str = "", **options) -
     if claim or (value == "No" and not lost):
         cert.claim(claim or "smtp", value, checks=["messages"], numbers=nums, reasons=m.get("reasons"))
     return m
+
+
+def removals_hold(cert, sc, msgs: dict, claim: str, label: str = "") -> None:
+    """Deleted mail stays deleted: no message that an acknowledged expunge or move removed is back
+    on any data node read (the ``messages`` checker's ``resurrected``, from ``no_loss``). A
+    resurrection is a violation whatever else was unknown; otherwise ``unknown`` when the checker
+    could not decide (a node not read)."""
+    back = {n: int(v.get("count", 0)) for n, v in (msgs.get("resurrected") or {}).items() if v.get("count")}
+    removed = sum(1 for o in history_ops(test_events(cert, sc), REMOVALS) if o.type == "ok")
+    sfx = f"_{label}" if label else ""
+    reasons = [f"{c} deleted messages back on {n}" for n, c in sorted(back.items())]
+    if back:
+        value = "No"
+    elif msgs.get("valid") == "unknown" or not removed:
+        value = "unknown"
+        reasons = ["no acknowledged removal to check" if not removed else "the mailboxes were not all read"]
+    else:
+        value = "Yes"
+    cert.claim(claim, value, checks=["messages"], reasons=reasons,
+               numbers={f"removed{sfx}": num(removed), f"back{sfx}": num(sum(back.values()), "", 0)})
 
 
 # -- service continuity -----------------------------------------------------------------------------

@@ -72,3 +72,15 @@ def test_too_few_samples_is_unknown():
 def test_deterministic():
     h = lags([0.1 * n for n in range(30)])
     assert as_json(lag(h)) == as_json(lag(h))
+
+
+def test_directions_follow_the_node_the_message_showed_first_on():
+    from harness.checkers import lag  # noqa: PLC0415
+    h = H()
+    h.lag(0.1, at=1.0, frm="mirror-b", to="mirror-a")
+    ev = h.events
+    for e in ev:  # the message sent to mirror-b was saved on mirror-a (delivery to the active node)
+        if e.f == "lag" and e.type == "ok":
+            e.value["first"] = "mirror-a"
+    r = lag.check(ev, p99_bound_s=2.0)
+    assert list(r["directions"]) == ["mirror-a->mirror-b"]

@@ -227,3 +227,37 @@ def test_under_chaos_a_uid_shown_for_two_messages_counts_under_users_unaware_not
     assert cert.outcome.results["read_either"].measured == "Yes"
     judgements.replicas_converged(cert, sc, "watchdog", client_view=True)  # a scripted scenario judges it
     assert cert.outcome.results["watchdog"].measured == "No"
+
+
+# -- deleted mail stays deleted (issue 15) -----------------------------------------------------------
+def _deleted_history(back_on=()):
+    """user1 gets six messages, deletes the first; the final reads show it back on ``back_on``."""
+    toks = ["mh-abc-old1"] + [f"mh-abc-new{n}u1" for n in range(5)]
+    h = H(test=TEST)
+    for n, t in enumerate(toks):
+        h.send(t, at=1.0 + n * 0.1, to=U[0])
+    h.expunge([toks[0]], at=3.0, user=U[0])
+    for node in ("mirror-a", "mirror-b"):
+        have = toks if node in back_on else toks[1:]
+        h.final_read(node, {U[0]: {"INBOX": box(*have)}})
+    return h
+
+
+def test_removals_hold_fails_when_a_deleted_message_is_back_on_a_replica(tmp_path):
+    cert, sc = make(tmp_path, _deleted_history(back_on=("mirror-b",)).events)
+    judgements.removals_hold(cert, sc, judgements.no_loss(cert, sc), "read_either")
+    r = cert.outcome.results["read_either"]
+    assert r.measured == "No" and "1 deleted messages back on mirror-b" in r.reasons
+
+
+def test_removals_hold_passes_when_every_deleted_message_stays_deleted(tmp_path):
+    cert, sc = make(tmp_path, _deleted_history().events)
+    judgements.removals_hold(cert, sc, judgements.no_loss(cert, sc), "read_either")
+    assert cert.outcome.results["read_either"].measured == "Yes"
+
+
+def test_removals_hold_is_unknown_without_a_removal_to_check(tmp_path):
+    cert, sc = make(tmp_path, history_with_mail(TOKS).events)
+    judgements.removals_hold(cert, sc, judgements.no_loss(cert, sc), "read_either")
+    r = cert.outcome.results["read_either"]
+    assert r.measured == "unknown" and r.reasons == ["no acknowledged removal to check"]

@@ -1,6 +1,7 @@
 """``lag``: replication lag, from visible on one node to visible on its peer.
 
-From ``lag`` ops (``value.seconds``). Percentiles by the nearest-rank method
+From ``lag`` ops (``value.seconds``; ``value.first``: the node it was visible on first, when
+known — per-direction figures use it). Percentiles by the nearest-rank method
 (``common.nearest_rank``: always an observed sample, no interpolation). A lag op that
 failed never became visible on the peer before the observer's deadline: it is counted
 (``failed``) and fails the check unless ``max_failed`` allows it.
@@ -17,7 +18,12 @@ def check(events, *, p99_bound_s=None, min_ok=None, max_failed=0) -> dict:
     samples, by_dir, failed = [], defaultdict(list), defaultdict(int)
     for op in ops_of(events, "lag"):
         v = value(op)
-        direction = f"{v.get('from')}->{v.get('to')}"
+        # the replication's direction: from the node the message showed first on (``first``; a
+        # cluster that delivers to its active node saves it there, whichever node it was sent to)
+        src, dst = v.get("from"), v.get("to")
+        if v.get("first") == dst:
+            src, dst = dst, src
+        direction = f"{src}->{dst}"
         if op.type == "ok" and isinstance(v.get("seconds"), (int, float)):
             samples.append(float(v["seconds"]))
             by_dir[direction].append(float(v["seconds"]))

@@ -7,13 +7,14 @@ test_variants.py calls them on broken variants and requires the right claim to f
 from __future__ import annotations
 
 import random
+from contextlib import ExitStack
 
 from harness import observers
 from harness.certification import Certifier, from_check, num, verdict
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
-from harness.judgements import (failover_gaps, load_by_node, no_loss, node_loss, protocols_work, replicas_converged,
-                                single_holder, users_unaware)
+from harness.judgements import (failover_gaps, load_by_node, no_loss, node_loss, protocols_work, removals_hold,
+                                replicas_converged, single_holder, users_unaware)
 from harness.observers import LagProbe
 from harness.errors import WaitTimeout
 from harness.wait import Not, until
@@ -33,7 +34,7 @@ def basic(cert: Certifier, seconds: float = 8.0):
     return cert.finish()
 
 
-def read_either(cert: Certifier, samples: int = 15):
+def read_either(cert: Certifier, samples: int = 100):
     """Mail, flags, moves and expunges made on either node are readable on the other; lag."""
     topo = None
     with cert.scenario(workload=False, probes=False, sessions=False) as sc:
@@ -270,17 +271,67 @@ def link_fault(cert: Certifier, fault: str, hold: float = 10.0, **params):
     return cert.finish()
 
 
-def deferred_not_bounced(cert: Certifier, hold: float = 6.0, count: int = 5):
-    """Mail sent straight to a server whose Dovecot is down is accepted and deferred — then
-    delivered when Dovecot is back — never bounced."""
+def deleted_stays_deleted(cert: Certifier, fault: str = "link-hold", target: str = "crossover", hold: float = 8.0,
+                          users: int = 6, per_mx: int = 2):
+    """The replication link is held while mail for the same users arrives on both MX addresses and
+    each user deletes a message both replicas already had. When the link is back, the deleted
+    message stays deleted on both replicas, nothing acknowledged is missing, and the replicas are
+    identical with no UID shown for two messages.
+
+    The sequence of issue 15's chaos seed 11 (docs/mirror-findings.md): with each node delivering
+    locally, both saved mail for the same user during the hold and gave the same UIDs to different
+    messages; dsync's renumbering of that conflict brought the deleted message back on both sides."""
     with cert.scenario(workload=False, probes=False, sessions=False) as sc:
         topo = sc.topo
-        target = sc.nemesis.resolve("not-vip-holder")
+        vip, smtp_port = topo.endpoint("smtp")
+        imap_host, imap_port = topo.endpoint("imap")
+        mxs = topo.mx()
+        accounts = topo.users()
+        chosen = sorted(accounts)[2:2 + users]
+        smtp = SmtpClient(cert.h, "split-smtp", topo.node_names, 10)
+        imap = ImapClient(cert.h, "split-imap", topo.node_names, 10)
+        old = {u: f"mh-{sc.tag}-old{i}" for i, u in enumerate(chosen)}
+        for i, (u, t) in enumerate(old.items()):  # half first saved where the first MX is, half at the second
+            smtp.send(*mxs[i % len(mxs)], t, u)
+        wait = min(cert.thresholds["converge_s"], 15.0)
+        reasons = []
+        for u, t in old.items():
+            for node, miss in _wait_visible(cert, topo, u, accounts[u], [t], timeout=wait).items():
+                if miss:
+                    reasons.append(f"{u}: the first message not on {node} after {wait:.0f} s: the scenario needs it on both")
+        # the order of chaos seed 11: new mail at the first MX, the user's expunge through the VIP,
+        # then new mail at the second MX — all while the link is held
+        with sc.fault(fault, target):
+            for k in range(per_mx):
+                for j, (host, port) in enumerate(mxs):
+                    for i, u in enumerate(chosen):
+                        smtp.send(host, port, f"mh-{sc.tag}-u{i}mx{j}n{k}", u)
+                    if k == 0 and j == 0:
+                        for u, t in old.items():
+                            imap.expunge(imap_host, imap_port, u, accounts[u], [t])
+            sc.wait(hold)
+    cert.faults_applied(sc)
+    if reasons:
+        cert.claim("read_either", "unknown", reasons=reasons)
+    removals_hold(cert, sc, no_loss(cert, sc, label="split"), "read_either", label="split")
+    replicas_converged(cert, sc, "read_either", after=fault)
+    return cert.finish()
+
+
+def deferred_not_bounced(cert: Certifier, hold: float = 6.0, count: int = 5):
+    """Mail accepted while no server can deliver it (Dovecot down on both: the reference delivers
+    to the VIP holder, so Dovecot down on one only moves the VIP) is deferred — then delivered when
+    Dovecot is back — never bounced."""
+    with cert.scenario(workload=False, probes=False, sessions=False) as sc:
+        topo = sc.topo
         users = sorted(topo.users())
         smtp = SmtpClient(cert.h, "direct-smtp", topo.node_names, 10)
-        with sc.fault("daemon-kill", target, daemon="dovecot"):
+        with ExitStack() as down:
+            for node in topo.node_names:
+                down.enter_context(sc.fault("daemon-kill", node, daemon="dovecot"))
             for i in range(count):
-                smtp.send(topo.nodes[target].lan, 25, f"mh-{sc.tag}-d{i}", users[i % len(users)])
+                node = topo.node_names[i % len(topo.node_names)]
+                smtp.send(topo.nodes[node].lan, 25, f"mh-{sc.tag}-d{i}", users[i % len(users)])
             sc.wait(hold)
     cert.faults_applied(sc)
     m = no_loss(cert, sc, claim="smtp", label="delivery_down")

@@ -17,5 +17,5 @@ def test_mail_flags_moves_and_expunges_on_either_server_show_on_the_other(cert):
 
 
 @pytest.mark.claim("mirror", "smtp")
-def test_mail_for_a_server_whose_dovecot_is_down_is_deferred_not_bounced(cert):
+def test_mail_accepted_while_no_server_can_deliver_is_deferred_not_bounced(cert):
     scenarios.deferred_not_bounced(cert).assert_claims_hold()

@@ -17,3 +17,10 @@ def test_cut_crossover_keeps_one_active_server_and_replicas_converge_after(cert)
 @pytest.mark.claim("mirror", "read_either")
 def test_degraded_replication_link_loses_nothing_and_catches_up(cert, fault, params):
     scenarios.link_fault(cert, fault, **params).assert_claims_hold()
+
+
+@pytest.mark.parametrize("fault,target", [("link-hold", "crossover"), ("partition", "crossover"),
+                                          ("stop", "not-vip-holder")], ids=["held", "cut", "peer-stopped"])
+@pytest.mark.claim("mirror", "read_either")
+def test_deleted_mail_stays_deleted_when_the_peer_missed_the_delete(cert, fault, target):
+    scenarios.deleted_stays_deleted(cert, fault, target).assert_claims_hold()
