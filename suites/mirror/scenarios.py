@@ -272,7 +272,8 @@ def link_fault(cert: Certifier, fault: str, hold: float = 10.0, **params):
 
 
 def deleted_stays_deleted(cert: Certifier, fault: str = "link-hold", target: str = "crossover", hold: float = 8.0,
-                          users: int = 6, per_mx: int = 2):
+                          users: int = 6, per_mx: int = 2, moved_by: tuple[str, str] | None = None,
+                          moved_s: float = 6.0):
     """The replication link is held while mail for the same users arrives on both MX addresses and
     each user deletes a message both replicas already had. When the link is back, the deleted
     message stays deleted on both replicas, nothing acknowledged is missing, and the replicas are
@@ -280,7 +281,13 @@ def deleted_stays_deleted(cert: Certifier, fault: str = "link-hold", target: str
 
     The sequence of issue 15's chaos seed 11 (docs/mirror-findings.md): with each node delivering
     locally, both saved mail for the same user during the hold and gave the same UIDs to different
-    messages; dsync's renumbering of that conflict brought the deleted message back on both sides."""
+    messages; dsync's renumbering of that conflict brought the deleted message back on both sides.
+
+    ``moved_by`` (fault, target), e.g. ``("isolate", "vip-holder")``: applied inside the link fault
+    and healed ``moved_s`` later, still inside it — the VIP moves to the peer, the users delete
+    there and get new mail there; then, the node back on the LAN but the link still down, more new
+    mail arrives through the VIP (the seed-11 replay: mirror-a took the VIP back unsynced and wrote
+    on top of its peer's writes; the resync gate keeps the VIP with the peer until a full sync)."""
     with cert.scenario(workload=False, probes=False, sessions=False) as sc:
         topo = sc.topo
         vip, smtp_port = topo.endpoint("smtp")
@@ -302,13 +309,25 @@ def deleted_stays_deleted(cert: Certifier, fault: str = "link-hold", target: str
         # the order of chaos seed 11: new mail at the first MX, the user's expunge through the VIP,
         # then new mail at the second MX — all while the link is held
         with sc.fault(fault, target):
-            for k in range(per_mx):
-                for j, (host, port) in enumerate(mxs):
+            if moved_by:
+                with sc.fault(*moved_by):
+                    sc.wait(2.0)  # the peer holds the VIP (keepalived: ~0.6 s)
+                    for u, t in old.items():
+                        imap.expunge(imap_host, imap_port, u, accounts[u], [t])
                     for i, u in enumerate(chosen):
-                        smtp.send(host, port, f"mh-{sc.tag}-u{i}mx{j}n{k}", u)
-                    if k == 0 and j == 0:
-                        for u, t in old.items():
-                            imap.expunge(imap_host, imap_port, u, accounts[u], [t])
+                        smtp.send(vip, smtp_port, f"mh-{sc.tag}-u{i}moved", u)
+                    sc.wait(moved_s)
+                sc.wait(moved_s)  # back on the LAN, the link still down: who holds the VIP now?
+                for i, u in enumerate(chosen):
+                    smtp.send(vip, smtp_port, f"mh-{sc.tag}-u{i}back", u)
+            else:
+                for k in range(per_mx):
+                    for j, (host, port) in enumerate(mxs):
+                        for i, u in enumerate(chosen):
+                            smtp.send(host, port, f"mh-{sc.tag}-u{i}mx{j}n{k}", u)
+                        if k == 0 and j == 0:
+                            for u, t in old.items():
+                                imap.expunge(imap_host, imap_port, u, accounts[u], [t])
             sc.wait(hold)
     cert.faults_applied(sc)
     if reasons:
@@ -316,6 +335,12 @@ def deleted_stays_deleted(cert: Certifier, fault: str = "link-hold", target: str
     removals_hold(cert, sc, no_loss(cert, sc, label="split"), "read_either", label="split")
     replicas_converged(cert, sc, "read_either", after=fault)
     return cert.finish()
+
+
+def deleted_stays_deleted_after_a_vip_round_trip(cert: Certifier):
+    """``deleted_stays_deleted`` with the crossover cut and the VIP holder off the LAN for a while
+    inside the cut: the VIP goes to the peer and comes back (or not) while neither node can sync."""
+    return deleted_stays_deleted(cert, "partition", "crossover", moved_by=("isolate", "vip-holder"))
 
 
 def deferred_not_bounced(cert: Certifier, hold: float = 6.0, count: int = 5):
