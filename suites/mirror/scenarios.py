@@ -286,8 +286,8 @@ def deleted_stays_deleted(cert: Certifier, fault: str = "link-hold", target: str
     ``moved_by`` (fault, target), e.g. ``("isolate", "vip-holder")``: applied inside the link fault
     and healed ``moved_s`` later, still inside it — the VIP moves to the peer, the users delete
     there and get new mail there; then, the node back on the LAN but the link still down, more new
-    mail arrives through the VIP (the seed-11 replay: mirror-a took the VIP back unsynced and wrote
-    on top of its peer's writes; the resync gate keeps the VIP with the peer until a full sync)."""
+    mail arrives through the VIP (the seed-11 replay: mirror-a took the VIP back with the link still
+    cut; when the link returned, the merge brought the deleted messages back)."""
     with cert.scenario(workload=False, probes=False, sessions=False) as sc:
         topo = sc.topo
         vip, smtp_port = topo.endpoint("smtp")

@@ -6,9 +6,9 @@ from harness.certification import ExpectedDisagreement
 from . import scenarios
 
 VIP_BACK_UNSYNCED = (
-    "deleted mail comes back: a server back on the LAN retakes the VIP (it is the preferred node) while "
-    "the replication link is still cut, so it never got its peer's deletes; when the link returns, its "
-    "full sync keeps what it still has and re-saves the deleted messages on both servers "
+    "deleted mail comes back: the VIP went to the peer and back while the replication link was cut, the "
+    "users deleted through the peer, and when the link returns the full sync that merges the two replicas "
+    "re-saves those messages on both servers instead of carrying the deletes "
     "(docs/mirror-findings.md, issue 15)")
 
 
