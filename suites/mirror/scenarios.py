@@ -337,12 +337,6 @@ def deleted_stays_deleted(cert: Certifier, fault: str = "link-hold", target: str
     return cert.finish()
 
 
-def deleted_stays_deleted_after_a_vip_round_trip(cert: Certifier):
-    """``deleted_stays_deleted`` with the crossover cut and the VIP holder off the LAN for a while
-    inside the cut: the VIP goes to the peer and comes back (or not) while neither node can sync."""
-    return deleted_stays_deleted(cert, "partition", "crossover", moved_by=("isolate", "vip-holder"))
-
-
 def deferred_not_bounced(cert: Certifier, hold: float = 6.0, count: int = 5):
     """Mail accepted while no server can deliver it (Dovecot down on both: the reference delivers
     to the VIP holder, so Dovecot down on one only moves the VIP) is deferred — then delivered when
