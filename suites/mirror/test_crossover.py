@@ -34,7 +34,8 @@ def test_deleted_mail_stays_deleted_when_the_peer_missed_the_delete(cert, fault,
     scenarios.deleted_stays_deleted(cert, fault, target).assert_claims_hold()
 
 
-@pytest.mark.xfail(strict=True, raises=ExpectedDisagreement, reason=VIP_BACK_UNSYNCED)
+# not strict: back in 6 of 7 runs (12 messages each), none in one fresh-clone run (docs/benchmarks.md)
+@pytest.mark.xfail(strict=False, raises=ExpectedDisagreement, reason=VIP_BACK_UNSYNCED)
 @pytest.mark.claim("mirror", "read_either")
 def test_deleted_mail_stays_deleted_when_the_vip_went_to_the_peer_and_back_with_the_link_cut(cert):
     scenarios.deleted_stays_deleted(cert, "partition", "crossover", moved_by=("isolate", "vip-holder")) \
