@@ -130,6 +130,45 @@ def protocols_work(cert, sc, label: str) -> dict:
     return out
 
 
+def steady_service(cert, sc, label: str = "steady") -> dict:
+    """SMTP/POP/IMAP/Webmail rows, as the clients saw them through a window WITHOUT faults: a round
+    trip after the window (``protocols_work``) says the path works, not that it served. Per
+    protocol, the ``availability`` checker's rules with the no-fault bound — longest gap at most
+    ``no_interruption_s``, availability at least ``failover_min_availability``, at most
+    ``broken_sessions_ratio`` of the long-lived sessions broken: a design in steady state must
+    serve at least as well as one in a failover does. ``unknown`` for a protocol without probes."""
+    thr = cert.thresholds
+    a = cert.check("availability", sc, bound_s=thr["no_interruption_s"], protos=list(endpoint_protos(sc.topo)))
+    for proto, d in sorted((a.get("protos") or {}).items()):
+        if d.get("fault_windows"):
+            raise AssertionError(f"steady_service({label}): the window had faults; judge it with failover_gaps")
+        claim = e2e.PROTO_CLAIM.get(proto, proto)
+        gap = (d.get("longest_gap") or {}).get("value")
+        av = (d.get("availability") or {}).get("value")
+        s = d.get("sessions") or {}
+        ratio = (s.get("broken_ratio") or {}).get("value")
+        nums = {f"{proto}_longest_gap_{label}": num(gap, "s", thr["no_interruption_s"]),
+                f"{proto}_availability_{label}": num(av, "", thr["failover_min_availability"], ">="),
+                f"{proto}_sessions_broken_ratio_{label}": num(ratio, "", thr["broken_sessions_ratio"])}
+        if not d.get("probes"):
+            cert.claim(claim, "unknown", numbers=nums, checks=["availability"],
+                       reasons=[f"{proto} {label}: no probes, the service was not measured"])
+            continue
+        reasons = []
+        if not within(gap, thr["no_interruption_s"]):
+            reasons.append(f"{proto} {label}: {gap} s without service with no fault (bound {thr['no_interruption_s']} s)")
+        if not within(av, thr["failover_min_availability"], ">="):
+            reasons.append(f"{proto} {label}: {d.get('failed')} of {d.get('probes')} probes failed with no fault")
+        if ratio is not None and not within(ratio, thr["broken_sessions_ratio"]):
+            errs = ", ".join(f"{e} ×{c}" for e, c in list((s.get("errors") or {}).items())[:2])
+            reasons.append(f"{proto} {label}: {s['broken']} of {s['ended']} sessions broken with no fault ({errs})")
+        value = verdict(not reasons)
+        if value == "Yes" and (d.get("ok") or 0) < thr["min_ok_ops"]:
+            value, reasons = "unknown", [f"{proto} {label}: {d.get('ok')} probes answered, too few to say"]
+        cert.claim(claim, value, numbers=nums, reasons=reasons, checks=["availability"])
+    return a
+
+
 # -- mail kept --------------------------------------------------------------------------------------
 def no_loss(cert, sc, *, claim: str | None = None, label: str = "", **options) -> dict:
     """No acknowledged message lost, none unexpected, judged where the topology says each message

@@ -115,17 +115,20 @@ class Sessions:
         user, pw = users[(k * self.user_stride) % len(users)]
         while not self._stop.is_set():
             self.h.invoke(proc, "session", {"proto": "imap", "user": user})
-            ops, node = 0, None
+            ops, node, step = 0, None, "login"
             try:
                 with Imap(host, port, user, pw, self.topo.node_names, self.timeout) as c:
                     node = self.on[k] = c.node
+                    step = "select"
                     c.c.select_folder("INBOX", readonly=True)
+                    step = "noop"
                     while not self._stop.wait(0.5):
                         c.c.noop()
                         ops += 1
                 self.h.ok(proc, "session", {"proto": "imap", "ops": ops}, node=node)
             except IMAP_ERRORS as e:
-                self.h.fail(proc, "session", {"proto": "imap", "ops": ops}, node=node, error=f"broken: {short_error(e)}")
+                self.h.fail(proc, "session", {"proto": "imap", "ops": ops, "step": step}, node=node,
+                            error=f"broken: {short_error(e)}")
                 self._stop.wait(0.2)
             except Exception as e:  # not a server's doing: the harness's own failure, counted as broken
                 self.h.fail(proc, "session", {"proto": "imap", "ops": ops}, node=node, error=_crash_text(e))
@@ -145,15 +148,16 @@ class Sessions:
         user, pw = users[-1 - (k % len(users))]
         while not self._stop.is_set():
             self.h.invoke(proc, "session", {"proto": "http", "user": user})
-            ops, ws = 0, WebmailSession(f"http://{host}:{port}", self.timeout, self.topo.node_names)
+            ops, ws, step = 0, WebmailSession(f"http://{host}:{port}", self.timeout, self.topo.node_names), "login"
             try:
                 ws.login(user, pw)
+                step = "list"
                 while not self._stop.wait(1.0):
                     ws.list_inbox()
                     ops += 1
                 self.h.ok(proc, "session", {"proto": "http", "ops": ops}, node=ws.node)
             except (WebmailError, OSError) as e:  # requests' errors are OSErrors
-                self.h.fail(proc, "session", {"proto": "http", "ops": ops}, node=ws.node,
+                self.h.fail(proc, "session", {"proto": "http", "ops": ops, "step": step}, node=ws.node,
                             error=f"broken: {short_error(e)}")
                 self._stop.wait(0.5)
             except Exception as e:  # not a server's doing: the harness's own failure, counted as broken

@@ -261,3 +261,40 @@ def test_removals_hold_is_unknown_without_a_removal_to_check(tmp_path):
     judgements.removals_hold(cert, sc, judgements.no_loss(cert, sc), "read_either")
     r = cert.outcome.results["read_either"]
     assert r.measured == "unknown" and r.reasons == ["no acknowledged removal to check"]
+
+
+# -- steady service: a protocol row is judged on what the clients saw, not only on one round trip ---------
+def _steady(broken: int, total: int = 4, down=()):
+    h = H(test=TEST)
+    h.probes("imap", start=0, end=20, down=down)
+    for k in range(total):
+        h.session("imap", ok=False if k < broken else True, start=1 + k, end=3 + k)
+    return h
+
+
+def test_steady_service_fails_when_most_sessions_break_with_no_fault(tmp_path):
+    cert, sc = make(tmp_path, _steady(broken=3).events)
+    judgements.steady_service(cert, sc)
+    r = cert.outcome.results["imap"]
+    assert r.measured == "No" and "3 of 4 sessions broken with no fault" in r.note, r.reasons
+
+
+def test_steady_service_fails_on_a_gap_with_no_fault_and_passes_a_clean_window(tmp_path):
+    cert, sc = make(tmp_path, _steady(broken=0, down=[(5, 8)]).events)
+    judgements.steady_service(cert, sc)
+    assert cert.outcome.results["imap"].measured == "No"
+    cert, sc = make(tmp_path / "clean", _steady(broken=1).events)
+    judgements.steady_service(cert, sc)
+    assert cert.outcome.results["imap"].measured == "Yes"
+
+
+def test_steady_service_is_unknown_without_probes_and_refuses_a_window_with_faults(tmp_path):
+    h = H(test=TEST)
+    h.session("imap", start=1, end=3)
+    cert, sc = make(tmp_path, h.events)
+    judgements.steady_service(cert, sc)
+    assert cert.outcome.results["imap"].measured == "unknown"
+    h = _steady(broken=0).fault("f1", "kill", "mirror-b", at=5, heal_at=8)
+    cert, sc = make(tmp_path / "fault", h.events)
+    with pytest.raises(AssertionError, match="had faults"):
+        judgements.steady_service(cert, sc)

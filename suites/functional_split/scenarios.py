@@ -19,6 +19,7 @@ from harness.clients.imap import Imap
 from harness.clients.webmail import WebmailClient, WebmailSession
 from harness.history import ops as history_ops
 from harness.judgements import (failover_gaps, load_by_tier, no_loss, node_loss, protocols_work, replicas_converged,
+                                steady_service,
                                 test_events, test_ops)
 from harness.scenario import QUEUE_COUNT
 from harness.errors import WaitTimeout
@@ -45,6 +46,7 @@ def basic(cert: Certifier, seconds: float = 10.0):
     with cert.scenario() as sc:
         sc.steady(seconds)
     protocols_work(cert, sc, "steady")
+    steady_service(cert, sc)
     no_loss(cert, sc, claim="smtp")
     load_by_tier(cert, sc, only=("filter", "webmail"))
     return cert.finish()

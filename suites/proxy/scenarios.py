@@ -129,6 +129,7 @@ def basic(cert: Certifier, seconds: float = 8.0):
     with cert.scenario(drain_s=60) as sc:
         sc.steady(seconds)
     protocols_work(cert, sc, "steady")
+    judgements.steady_service(cert, sc)
     no_loss(cert, sc)
     load_shares(cert, sc)
     return cert.finish()

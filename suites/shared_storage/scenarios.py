@@ -19,6 +19,7 @@ from harness.certification import Certifier, from_check, num, verdict
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
 from harness.judgements import (failover_gaps, load_by_tier, no_loss, node_loss, protocols_work, replicas_converged,
+                                steady_service,
                                 single_holder)
 from harness.observers import LagProbe
 from harness.topology import Topology
@@ -67,6 +68,7 @@ def basic(cert: Certifier, seconds: float = 10.0):
         t_load = sc.h.now()
         sc.steady(seconds)
     protocols_work(cert, sc, "steady")
+    steady_service(cert, sc)
     no_loss(cert, sc, claim="smtp")
     symmetric(cert, sc, "steady")
     for claim in ("load_sharing", "load_shared"):
