@@ -170,7 +170,7 @@ class Certifier:
         prev = self.outcome.results.get(claim)
         r = ClaimResult(claim, measured, numbers or {}, [x for x in (reasons or []) if x], checks or [])
         if prev:  # the same claim evidenced twice in one test: the weaker measurement stands
-            worse = prev if ORDER.get(prev.measured, -1) <= ORDER.get(measured, -1) else r
+            worse = prev if _weight(prev.measured) <= _weight(measured) else r
             r = ClaimResult(claim, worse.measured, {**prev.numbers, **r.numbers}, prev.reasons + r.reasons,
                             sorted(set(prev.checks + r.checks)))
         self.outcome.results[claim] = r
@@ -183,6 +183,12 @@ class Certifier:
             self.evidence.record(self.design, cid, r.measured, numbers=r.numbers, note=r.note,
                                  checks=r.checks, variant=self.variant, outcome=outcome)
         return self.outcome
+
+
+def _weight(measured: str) -> int:
+    """How weak a measurement is when one claim is evidenced twice: a violation seen ("No") stands
+    whatever else was unknown; otherwise ``unknown`` (not decided) is below Some and Yes."""
+    return {"No": -2, "unknown": -1}.get(measured, ORDER.get(measured, -1))
 
 
 def gaps(avail: dict, bound: float, label: str, what: str = "without service") -> tuple[dict, list[str]]:

@@ -298,3 +298,13 @@ def test_steady_service_is_unknown_without_probes_and_refuses_a_window_with_faul
     cert, sc = make(tmp_path / "fault", h.events)
     with pytest.raises(AssertionError, match="had faults"):
         judgements.steady_service(cert, sc)
+
+
+def test_a_violation_seen_stands_when_the_same_claim_is_also_unknown(tmp_path):
+    cert, _ = make(tmp_path, [])
+    cert.claim("read_either", "No", reasons=["refused"])
+    cert.claim("read_either", "unknown", reasons=["too few operations"])
+    assert cert.outcome.results["read_either"].measured == "No"
+    cert.claim("single_active", "Yes")
+    cert.claim("single_active", "unknown")
+    assert cert.outcome.results["single_active"].measured == "unknown"

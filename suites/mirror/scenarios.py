@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from contextlib import ExitStack
 
-from harness import observers
+from harness import docker, observers
 from harness.certification import Certifier, from_check, num, verdict
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
@@ -336,6 +336,55 @@ def deleted_stays_deleted(cert: Certifier, fault: str = "link-hold", target: str
     removals_hold(cert, sc, no_loss(cert, sc, label="split"), "read_either", label="split")
     replicas_converged(cert, sc, "read_either", after=fault)
     return cert.finish()
+
+
+def mail_in_at_the_second_mx(cert: Certifier, hold: float = 4.0, count: int = 6):
+    """"Send mail in to either system": Postfix dies on the node holding the mail VIP while its
+    peer, restarted behind a held replication link, waits for its resync (it may not serve
+    mailboxes it has not caught up with). Mail sent to the second MX address must still be
+    accepted — by the peer's Postfix, which delivers over LMTP to the mail VIP's holder, whose
+    Dovecot works — and delivered to both replicas once the link is back.
+
+    The composite of chaos run …-c954 (docs/mirror-findings.md): the second MX followed the resync
+    gate, both addresses stayed on the dead Postfix and no mail came in for 10 s."""
+    with cert.scenario(workload=False, probes=False, sessions=False) as sc:
+        topo = sc.topo
+        mx2 = topo.mx()[1]
+        users = sorted(topo.users())
+        smtp = SmtpClient(cert.h, "mx2-smtp", topo.node_names, 10)
+        holder = sc.nemesis.resolve("vip-holder")
+        peer = next(n.name for n in topo.data_nodes() if n.name != holder)
+        reasons, acked = [], 0
+        with sc.fault("link-hold", "crossover"):
+            with sc.fault("stop", peer):
+                sc.wait(1.0)
+            try:
+                until(lambda: _health(cert, peer) == "2" or Not(f"health {_health(cert, peer)}"), timeout=30,
+                      interval=0.2, what=f"{peer} waiting for its resync")
+            except WaitTimeout as e:
+                reasons.append(f"the scenario needs {peer} waiting for its resync: {e}")
+            with sc.fault("daemon-kill", holder, daemon="postfix"):
+                sc.wait(2.0)  # the health loop sees Postfix dead in ~0.6 s; VRRP moves an address in ~0.6 s
+                for i in range(count):
+                    ok = smtp.send(*mx2, f"mh-{sc.tag}-mx2n{i}", users[i % len(users)]) == "ok"
+                    acked += ok
+                    sc.wait(0.3)
+                sc.wait(hold)
+    cert.faults_applied(sc)
+    if acked < count:
+        reasons.append(f"{count - acked} of {count} messages sent to the second MX ({mx2[0]}) refused or failed while "
+                       f"Postfix was dead on {holder} and {peer} waited for its resync")
+    cert.claim("read_either", "unknown" if reasons and acked == count else verdict(not reasons),
+               numbers={"second_mx_accepted": num(acked, "", count, ">=")}, reasons=reasons, checks=["messages"])
+    no_loss(cert, sc, claim="read_either", label="second_mx")
+    replicas_converged(cert, sc, "read_either", after="second_mx")
+    return cert.finish()
+
+
+def _health(cert: Certifier, node: str) -> str:
+    """The node's health-loop state (0 healthy, 1 a daemon down, 2 waiting for its resync)."""
+    r = docker.exec_(cert.cluster.container(node), "cat /run/mailha/health", timeout=10)
+    return r.out.strip() if r.ok else "?"
 
 
 def deferred_not_bounced(cert: Certifier, hold: float = 6.0, count: int = 5):

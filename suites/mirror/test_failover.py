@@ -42,3 +42,8 @@ def test_one_daemon_dies_on_the_active_server_and_its_clients_move(cert, daemon)
 @pytest.mark.claim("mirror", "no_spof", "single_active")
 def test_active_server_loses_its_lan_cable_and_clients_move(cert):
     scenarios.isolate(cert).assert_claims_hold()
+
+
+@pytest.mark.claim("mirror", "read_either", "smtp")
+def test_mail_comes_in_at_the_second_mx_while_postfix_is_dead_and_the_peer_resyncs(cert):
+    scenarios.mail_in_at_the_second_mx(cert).assert_claims_hold()

@@ -12,6 +12,7 @@ VARIANTS = [
     ("no-health-check", scenarios.daemon_dies, ("single_active",)),
     ("heartbeat-over-crossover", scenarios.crossover_cut, ("watchdog", "single_active")),
     ("bounce-when-delivery-down", scenarios.deferred_not_bounced, ("data_redundancy", "smtp")),
+    ("second-mx-gated", scenarios.mail_in_at_the_second_mx, ("read_either",)),
 ]
 
 
