@@ -211,3 +211,39 @@ def test_a_containers_log_is_kept_before_it_is_removed_or_recreated(tmp_path, mo
         raise RuntimeError("engine gone")
     monkeypatch.setattr(docker, "logs", unreadable)
     assert "could not be read before it was removed: engine gone" in c.keep_logs("be2").read_text()
+
+
+def test_an_smtp_server_not_known_when_the_client_started_is_still_named_from_its_banner():
+    """smtplib hands the banner back without its "220": the client must give identify() the code
+    too, or a server added at runtime (design III's ss4) answers as nobody (its SMTP share read 0)."""
+    import socket
+    import threading
+
+    from harness.clients.smtp import SmtpClient
+    from harness.history import History
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve():
+        c, _ = srv.accept()
+        f = c.makefile("rwb")
+        f.write(b"220 ss4.example.test ESMTP ss4\r\n")
+        f.flush()
+        for line in f:
+            cmd = line.strip().upper()
+            f.write(b"221 bye\r\n" if cmd == b"QUIT" else b"250 ss4.example.test\r\n")
+            f.flush()
+            if cmd == b"QUIT":
+                break
+        c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    h = History()
+    SmtpClient(h, "probe-smtp-0", ["ss1", "ss2", "ss3"], 2.0).probe("127.0.0.1", srv.getsockname()[1], "vip")
+    t.join(2)
+    srv.close()
+    done = [e for e in h.events if e.type != "invoke"]
+    assert done and done[-1].type == "ok" and done[-1].node == "ss4"

@@ -31,7 +31,7 @@ class SmtpClient:
         try:
             s = smtplib.SMTP(timeout=self.timeout)
             code, banner = s.connect(host, port)
-            node = identify(banner.decode(errors="replace"), self.nodes)
+            node = identify(f"{code} {banner.decode(errors='replace')}", self.nodes)
             if code != 220:
                 raise smtplib.SMTPConnectError(code, banner)
             try:
@@ -78,7 +78,7 @@ class SmtpClient:
         try:
             with smtplib.SMTP(timeout=self.timeout) as s:
                 code, banner = s.connect(host, port)
-                node = identify(banner.decode(errors="replace"), self.nodes)
+                node = identify(f"{code} {banner.decode(errors='replace')}", self.nodes)
                 if code != 220:
                     raise smtplib.SMTPConnectError(code, banner)
                 s.ehlo("mailha.test")
