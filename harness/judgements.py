@@ -148,8 +148,9 @@ def steady_service(cert, sc, label: str = "steady") -> dict:
         s = d.get("sessions") or {}
         ratio = (s.get("broken_ratio") or {}).get("value")
         nums = {f"{proto}_longest_gap_{label}": num(gap, "s", thr["no_interruption_s"]),
-                f"{proto}_availability_{label}": num(av, "", thr["failover_min_availability"], ">="),
-                f"{proto}_sessions_broken_ratio_{label}": num(ratio, "", thr["broken_sessions_ratio"])}
+                f"{proto}_availability_{label}": num(av, "", thr["failover_min_availability"], ">=")}
+        if ratio is not None:  # a protocol with long-lived sessions (IMAP, webmail)
+            nums[f"{proto}_sessions_broken_ratio_{label}"] = num(ratio, "", thr["broken_sessions_ratio"])
         if not d.get("probes"):
             cert.claim(claim, "unknown", numbers=nums, checks=["availability"],
                        reasons=[f"{proto} {label}: no probes, the service was not measured"])
