@@ -178,7 +178,15 @@ def test_next_hop_down_defers_then_delivers(ecm, note):
     arrived = wait_for_token(sink, token, 90)
     assert arrived is not None, f"expected the queued message {token} at the sink within 90 s of its return; queue: {queued(c)}"
     note("queued_arrival_after_sink_start_s", round(time.monotonic() - t0, 2))
-    assert not queued(c), f"expected an empty queue after delivery, got {queued(c)}"
+    # The sink writes the message while it receives it; Postfix removes its queue file only after the
+    # sink's 250 (a fresh-clone run listed the message as still deferred the instant it arrived). Left
+    # in the queue for good — or delivered twice — is the defect; a few seconds between is not.
+    deadline = time.monotonic() + 15
+    while queued(c) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not queued(c), f"expected an empty queue within 15 s of delivery, got {queued(c)}"
+    copies = sink.sh(f"grep -rl {token} /sink").out.split()
+    assert len(copies) == 1, f"expected the queued message once at the sink, got {len(copies)} copies"
 
 
 def test_kill_and_start_keeps_the_queue(ecm, note):
