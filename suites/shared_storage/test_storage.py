@@ -26,16 +26,11 @@ HEAL_EACCES = ("while a replaced GlusterFS brick heals, the new brick refuses th
                "fail for longer than the 'stops responding' bound")
 
 
-#: measured (docs/shared-storage.md): nothing acknowledged is lost, but the second copy is not back
-#: within the scenario's wait: the full self-heal of a replacement brick holding ~800 messages had
-#: 770 entries pending 244 s after the brick returned, and 599 after 191 s in the next run —
-#: until it finishes, every mailbox not yet healed lives on one disk only.
-HEAL_SLOW = ("a replaced GlusterFS brick is not healed within the scenario's 180 s wait (599-770 of ~800 "
-             "messages' entries still pending): until then the mail not yet healed has one copy")
-
-
-@pytest.mark.xfail(strict=True, raises=ExpectedDisagreement, reason=f"{HEAL_EACCES}; {HEAL_SLOW}")
+# Not an expected disagreement (yet): data_redundancy depends on how much mail the brick held. Run
+# alone on a fresh cluster (400 messages) the replaced brick healed in 83 s (Yes); in the suite, after
+# 16 tests (824 messages), 599 entries were still pending after 191 s and data_redundancy is No — the
+# test then fails, an open finding (docs/shared-storage.md).
+@pytest.mark.xfail(strict=True, raises=ExpectedDisagreement, reason=HEAL_EACCES)
 @pytest.mark.claim("shared_storage", "data_redundancy", "processing_redundancy", "smtp", "pop", "imap", "webmail")
 def test_a_storage_node_loses_its_disk_and_nothing_acknowledged_is_lost(cert):
-    scenarios.storage_lost(cert, "nas2").assert_claims_hold({"processing_redundancy": HEAL_EACCES,
-                                                            "data_redundancy": HEAL_SLOW})
+    scenarios.storage_lost(cert, "nas2").assert_claims_hold({"processing_redundancy": HEAL_EACCES})
