@@ -19,8 +19,7 @@ from harness.clients.imap import Imap
 from harness.clients.webmail import WebmailClient, WebmailSession
 from harness.history import ops as history_ops
 from harness.judgements import (failover_gaps, load_by_tier, no_loss, node_loss, protocols_work, replicas_converged,
-                                steady_service,
-                                test_events, test_ops)
+                                steady_service, test_events, test_ops)
 from harness.scenario import QUEUE_COUNT
 from harness.errors import WaitTimeout
 from harness.wait import Not, until

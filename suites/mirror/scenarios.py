@@ -359,7 +359,7 @@ def mail_in_at_the_second_mx(cert: Certifier, hold: float = 4.0, count: int = 6)
             with sc.fault("stop", peer):
                 sc.wait(1.0)
             try:
-                until(lambda: _health(cert, peer) == "2" or Not(f"health {_health(cert, peer)}"), timeout=30,
+                until(lambda: (h := _health(cert, peer)) == "2" or Not(f"health {h}"), timeout=30,
                       interval=0.2, what=f"{peer} waiting for its resync")
             except WaitTimeout as e:
                 reasons.append(f"the scenario needs {peer} waiting for its resync: {e}")

@@ -19,8 +19,7 @@ from harness.certification import Certifier, from_check, num, verdict
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
 from harness.judgements import (failover_gaps, load_by_tier, no_loss, node_loss, protocols_work, replicas_converged,
-                                steady_service,
-                                single_holder)
+                                single_holder, steady_service)
 from harness.observers import LagProbe
 from harness.topology import Topology
 from harness.wait import Not, until
