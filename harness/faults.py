@@ -151,13 +151,15 @@ class Nemesis:
 
     # -- public API -------------------------------------------------------------------------------
     def resolve(self, target: str) -> str:
-        """Concrete target for a selector: ``vip-holder``, ``not-vip-holder`` or a name."""
-        if target in APPLY_TIME:
-            holder = self._holder()
+        """Concrete target for a selector: ``vip-holder``, ``not-vip-holder`` (of the design's first
+        virtual IP; ``vip-holder:10.238.0.210`` names another) or a name."""
+        sel, _, vip = target.partition(":")
+        if sel in APPLY_TIME:
+            holder = self._holder(vip or None)
             if holder is None:
-                raise FaultError(f"no node held the virtual IP for {self.HOLDER_WAIT:.0f} s, so the target "
-                                 f"{target!r} cannot be chosen.")
-            if target == "vip-holder":
+                raise FaultError(f"no node held the virtual IP{' ' + vip if vip else ''} for {self.HOLDER_WAIT:.0f} s, "
+                                 f"so the target {target!r} cannot be chosen.")
+            if sel == "vip-holder":
                 return holder
             others = [n for n in self.topo.node_names if n != holder]
             if not others:
@@ -291,9 +293,9 @@ class Nemesis:
             return s in states or Not(f"{node} is {s}")
         until(reached, timeout=timeout, interval=0.1, what=f"{node} to be {' or '.join(states)} {after}")
 
-    def _holder(self) -> str | None:
+    def _holder(self, vip: str | None = None) -> str | None:
         try:
-            return until(lambda: current_holder(self.topo), timeout=self.HOLDER_WAIT, interval=0.5,
+            return until(lambda: current_holder(self.topo, vip) if vip else current_holder(self.topo), timeout=self.HOLDER_WAIT, interval=0.5,
                          what="a node to hold the virtual IP")
         except WaitTimeout:
             return None

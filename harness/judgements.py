@@ -450,6 +450,39 @@ def load_by_tier(cert, sc, *, after: float | None = None, label: str = "", claim
     return out
 
 
+# -- an uptime claim -------------------------------------------------------------------------------
+def uptime_projection(cert, sc, claim: str = "uptime_999") -> dict:
+    """An uptime claim (e.g. "99.9 %") from the scenario's faults (the ``uptime`` checker defines
+    it): each fault window's cost to every protocol's clients (the longest gap around it, worst
+    over the trials of its tier), times the design's stated failures per window
+    (``x-mailha.uptime.failures_per_window``, per tier; ``window_days``), against the downtime
+    the target allows (threshold ``availability``). The verdict is the projection; the run's own
+    availability is recorded beside it, unbounded. Data loss is in no budget (``no_loss``)."""
+    spec = sc.topo.meta.get("uptime") or {}
+    rates = {str(k): float(v) for k, v in (spec.get("failures_per_window") or {}).items()}
+    if not rates:
+        raise ValueError(f"design {sc.topo.design!r} has no x-mailha.uptime.failures_per_window: "
+                         "an uptime projection needs the failure rate of each tier.")
+    days = float(spec.get("window_days") or 30)
+    tier_of = {n: t for t, names in tiers(sc.topo).items() for n in names}
+    target = cert.thresholds["availability"]
+    u = cert.check("uptime", sc, tier_of=tier_of, rates=rates, target=target, window_days=days,
+                   bound_s=cert.thresholds["stops_responding_s"], protos=endpoint_protos(sc.topo),
+                   grace_s=cert.thresholds["stops_responding_s"])
+    nums = {"uptime_budget": num(u["budget_s"], "s"), "uptime_window_days": num(days, "days")}
+    for proto, d in sorted((u.get("protos") or {}).items()):
+        nums[f"{proto}_projected_downtime_{days:g}d"] = num(d["projected_downtime_s"], "s", u["budget_s"])
+        nums[f"{proto}_projected_availability"] = num(d["projected_availability"], "", target, ">=")
+        nums[f"{proto}_availability_run"] = num(d["run_availability"])
+        for tier, t in sorted(d["terms"].items()):
+            nums[f"{proto}_cost_{tier}"] = num(t["cost_s"], "s")
+    for tier, rate in sorted(rates.items()):
+        nums[f"failures_per_{days:g}d_{tier}"] = num(rate)
+    value = {"pass": "Yes", "fail": "No"}.get(u["valid"], "unknown")
+    cert.claim(claim, value, numbers=nums, reasons=u.get("reasons"), checks=["uptime"])
+    return u
+
+
 # -- a chaos run ------------------------------------------------------------------------------------
 #: judgement name -> what it does under a chaos run; a design lists the ones that fit it, with the
 #: claim each one evidences, in ``x-mailha.chaos.claims`` (docs/adding-a-design.md)
@@ -458,10 +491,20 @@ def _chaos_no_loss(cert, sc, claim, ctx):
 
 
 def _chaos_availability(cert, sc, claim, ctx):
-    ctx["availability"] = failover_gaps(cert, sc, cert.thresholds["no_interruption_s"], claim, "chaos", sessions=True)
+    a = ctx["availability"] = failover_gaps(cert, sc, cert.thresholds["no_interruption_s"], claim, "chaos",
+                                            sessions=True)
+    # the fault rate the run's availability was measured under (beside it in the report)
+    applied = [w for w in iter_fault_windows(test_events(cert, sc)) if w["applied"]]
+    span_h = max(sc.window[1] - sc.window[0], 1e-9) / 3600
+    cert.claim(claim, cert.outcome.results[claim].measured, checks=["availability"], numbers={
+        "faults_applied_chaos": num(len(applied)), "faults_per_hour_chaos": num(round(len(applied) / span_h, 1), "/h")})
+    return a
 
 
 def _chaos_uptime(cert, sc, claim, ctx):
+    if sc.topo.meta.get("uptime"):  # the design states failure rates: the verdict is the projection
+        ctx["uptime"] = uptime_projection(cert, sc, claim)
+        return
     a = ctx.get("availability") or cert.check("availability", sc, bound_s=cert.thresholds["no_interruption_s"],
                                               protos=endpoint_protos(sc.topo))
     nums, reasons = {}, []

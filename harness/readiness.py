@@ -128,6 +128,19 @@ def rpc(host: str, port: int = 24007, timeout: float = 3.0, program: int = GLUST
     return f"RPC reply from program {program} v{version}"
 
 
+def webmail(host: str, port: int = 80, timeout: float = 3.0, user: str | None = None,
+            password: str | None = None) -> str:
+    """A webmail journey, not a page: log in to Roundcube as ``user`` and list the inbox (its
+    IMAP server behind it answered, and the code of the login and list pages has run once: a
+    webmail node's first lists after its start took over 2 s under load while PHP compiled them)."""
+    from .clients.webmail import WebmailSession
+
+    w = WebmailSession(f"http://{host}:{port}", timeout=max(timeout, 10.0))
+    w.login(user or "", password or "")
+    listed = w.list_inbox()
+    return f"webmail login and inbox list ok ({len((listed or {}).get('uids') or [])} messages)"
+
+
 def toxiproxy(host: str, port: int = 8474, timeout: float = 3.0) -> str:
     import requests
 
@@ -143,7 +156,8 @@ def exec_check(container: str, cmd: str, timeout: float = 10.0) -> str:
     return (r.out.strip().splitlines() or ["ok"])[-1][:80]
 
 
-CHECKS = {"smtp": smtp, "imap": imap, "pop3": pop3, "http": http, "ldap": ldap, "rpc": rpc, "toxiproxy": toxiproxy}
+CHECKS = {"smtp": smtp, "imap": imap, "pop3": pop3, "http": http, "ldap": ldap, "rpc": rpc, "toxiproxy": toxiproxy,
+          "webmail": webmail}
 
 
 def check(spec: dict, container: str | None = None, timeout: float = 3.0) -> str:
@@ -160,7 +174,8 @@ def check(spec: dict, container: str | None = None, timeout: float = 3.0) -> str
 
 
 def default_port(proto: str) -> int:
-    return {"smtp": 25, "imap": 143, "pop3": 110, "http": 80, "ldap": 389, "rpc": 24007, "toxiproxy": 8474}[proto]
+    return {"smtp": 25, "imap": 143, "pop3": 110, "http": 80, "webmail": 80, "ldap": 389, "rpc": 24007,
+            "toxiproxy": 8474}[proto]
 
 
 def describe(spec: dict) -> str:
@@ -180,7 +195,8 @@ def wait(spec: dict, container: str | None, deadline: float, on_wait=None) -> st
 
 
 # -- why a check never answered: one sentence ---------------------------------------------------
-PROTO_NAMES = {"smtp": "SMTP", "imap": "IMAP", "pop3": "POP3", "http": "HTTP", "ldap": "LDAP", "rpc": "RPC",
+PROTO_NAMES = {"smtp": "SMTP", "imap": "IMAP", "pop3": "POP3", "http": "HTTP", "webmail": "a webmail login", "ldap": "LDAP",
+               "rpc": "RPC",
                "toxiproxy": "the Toxiproxy API"}
 ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]
 

@@ -97,6 +97,16 @@ def test_a_selector_waits_for_the_vip_to_land(monkeypatch):
     assert nem.resolve("not-vip-holder") == "b"
 
 
+def test_a_selector_can_name_which_virtual_ip(monkeypatch):
+    """``vip-holder:<vip>``: a design with two VIPs (design V's LVS1 and LVS3) picks the holder
+    of the one named, not of the first."""
+    nem = nemesis(monkeypatch, FakeEngine())
+    asked = []
+    monkeypatch.setattr(faults, "current_holder", lambda topo, vip=None: asked.append(vip) or "b")
+    assert nem.resolve("vip-holder:10.9.0.210") == "b"
+    assert asked == ["10.9.0.210"]
+
+
 def test_a_selector_without_any_holder_fails(monkeypatch):
     nem = nemesis(monkeypatch, FakeEngine())
     monkeypatch.setattr(faults, "current_holder", lambda topo: None)

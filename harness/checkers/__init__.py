@@ -35,6 +35,8 @@ CHECKERS = {
     "session_moves": "session_moves",
     "dependency_outage": "dependency_outage",
     "scale_out": "scale_out",
+    # an uptime claim: the run's fault windows projected over a window at stated failure rates
+    "uptime": "uptime",
 }
 
 
