@@ -160,3 +160,45 @@ def test_a_diagnosis_that_fails_never_hides_the_failure(mirror, monkeypatch):
         raise RuntimeError("engine gone")
     monkeypatch.setattr(mirror, "containers", broken)
     assert mirror.diagnose({"proto": "imap", "host": "10.231.0.200"}) == "no diagnosis (RuntimeError: engine gone)"
+
+
+def test_a_webmail_check_logs_in_and_lists_the_inbox_and_says_so(monkeypatch):
+    """``proto: webmail``: ready means a login and an inbox list worked, not the login page."""
+    from harness import readiness
+    from harness.clients import webmail
+
+    calls = []
+
+    class FakeSession:
+        def __init__(self, base, timeout=10.0, nodes=()):
+            calls.append(("base", base, timeout))
+
+        def login(self, user, password):
+            calls.append(("login", user, password))
+
+        def list_inbox(self):
+            calls.append(("list",))
+            return {"uids": [3, 2, 1]}
+
+    monkeypatch.setattr(webmail, "WebmailSession", FakeSession)
+    out = readiness.check({"proto": "webmail", "service": "web1", "host": "10.9.0.31", "user": "probe@x.test",
+                           "password": "pw"})
+    assert out == "webmail login and inbox list ok (3 messages)"
+    assert calls == [("base", "http://10.9.0.31:80", 10.0), ("login", "probe@x.test", "pw"), ("list",)]
+    assert readiness.describe({"proto": "webmail", "host": "10.9.0.31"}) == "10.9.0.31:80 webmail"
+
+
+def test_a_webmail_check_that_cannot_log_in_fails(monkeypatch):
+    from harness import readiness
+    from harness.clients import webmail
+
+    class Refused:
+        def __init__(self, *a, **k):
+            pass
+
+        def login(self, user, password):
+            raise webmail.WebmailError("login refused (HTTP 401)")
+
+    monkeypatch.setattr(webmail, "WebmailSession", Refused)
+    with pytest.raises(webmail.WebmailError, match="401"):
+        readiness.check({"proto": "webmail", "host": "10.9.0.31", "user": "u", "password": "p"})
