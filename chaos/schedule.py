@@ -37,7 +37,7 @@ from pathlib import Path
 
 from harness import faults as catalogue
 from harness.faults import APPLY_TIME, Param
-from harness.topology import node_kinds, node_tier
+from harness.topology import node_daemons, node_kinds, node_tier
 
 FORMAT = 1
 FILENAME = "schedule.json"
@@ -52,10 +52,17 @@ ALIASES = catalogue.GROUPS
 expand_faults = catalogue.expand
 
 
-def draw(p: Param, rng: random.Random, design: dict):
-    """A value of ``p`` for a schedule: one of its choices or an integer of its range."""
+def draw(p: Param, rng: random.Random, design: dict, target: tuple | None = None):
+    """A value of ``p`` for a schedule: one of its choices or an integer of its range. A daemon is
+    one that every node of ``target`` runs (``node_daemons``: design V's SMTP servers run Postfix,
+    its front ends Dovecot, its ECMs the scanners), else one of the design's."""
     if p.name == "daemon":  # the design may narrow the daemons (e.g. a node without Postfix)
-        return rng.choice(design.get("daemons") or p.choices)
+        every = design.get("daemons") or list(p.choices)
+        per_node = design.get("node_daemons") or {}
+        if target and all(n in per_node for n in target):
+            common = [d for d in every if all(d in per_node[n] for n in target)]
+            return rng.choice(common or every)
+        return rng.choice(every)
     if p.choices:
         return rng.choice(p.choices)
     return rng.randint(p.lo, p.hi)
@@ -113,6 +120,8 @@ def check_design(design: dict) -> dict:
         out["name"] = str(design["name"])
     if design.get("daemons") is not None:
         out["daemons"] = names(design["daemons"], "daemons")
+    if design.get("node_daemons") is not None:
+        out["node_daemons"] = groups(design["node_daemons"], "node_daemons")
     if design.get("tiers") is not None:
         out["tiers"] = groups(design["tiers"], "tiers")
         seen: dict[str, str] = {}
@@ -131,10 +140,10 @@ def check_design(design: dict) -> dict:
             bad = [f for f in fs if f not in CATALOGUE or not CATALOGUE[f].on_nodes]
             if bad:
                 raise ValueError(f"tier {t!r} lists {bad[0]!r}, which is not a fault on nodes of the catalogue.")
-    unknown = set(design) - {"name", "nodes", "links", "roles", "daemons", "tiers", "faults"}
+    unknown = set(design) - {"name", "nodes", "links", "roles", "daemons", "node_daemons", "tiers", "faults"}
     if unknown:
         raise ValueError(f"the design has unknown keys {sorted(unknown)}; it may have name, nodes, links, roles, "
-                         f"daemons, tiers, faults.")
+                         f"daemons, node_daemons, tiers, faults.")
     return out
 
 
@@ -208,6 +217,9 @@ def design_from_meta(meta: dict, name: str | None = None) -> dict:
         design["name"] = name or meta["design"]
     if meta.get("daemons"):
         design["daemons"] = list(meta["daemons"])
+        # only when some node names its own: the others' lists are the design's anyway
+        if any((info or {}).get("daemons") is not None for info in nodes.values()):
+            design["node_daemons"] = {n: node_daemons(info or {}, meta) for n, info in nodes.items()}
     if tiers:
         design["tiers"] = tiers
         design["faults"] = tier_faults(meta, tiers)
@@ -571,7 +583,7 @@ def generate(seed: int, duration_s: float, interval_s: float, faults=None, desig
             ft = CATALOGUE[name]
             sel = rng.choice(selectors(name, design))
             target = _resolve(sel, name, design, rng)
-            params = {p.name: draw(p, rng, design) for p in ft.params if p.drawn}
+            params = {p.name: draw(p, rng, design, target) for p in ft.params if p.drawn}
             lo, hi = ft.duration
             hi = min(hi, heal_by - at)
             if hi < lo:

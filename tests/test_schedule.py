@@ -472,3 +472,23 @@ def test_bad_tiers_in_a_design(design, words):
     with pytest.raises(ValueError) as e:
         sch.check_design(design)
     assert words in str(e.value)
+
+
+def test_a_daemon_kill_draws_a_daemon_its_target_runs():
+    """Design V: SMTP servers run Postfix, front ends Dovecot; a schedule never asks a node to kill
+    a daemon it does not run (it could not be applied)."""
+    meta = {"nodes": {"smtp1": {"tier": "smtp", "daemons": ["postfix"]},
+                      "fe1": {"tier": "frontend", "daemons": ["dovecot", "dovecot-hang"]},
+                      "ecm1": {"tier": "filter", "daemons": ["clamd", "rspamd"]}},
+            "daemons": {"postfix": {}, "dovecot": {}, "dovecot-hang": {}, "clamd": {}, "rspamd": {}}}
+    design = sch.design_from_meta(meta, "x")
+    assert design["node_daemons"]["smtp1"] == ["postfix"]
+    plan = sch.generate(3, duration_s=1800, interval_s=15, faults=["daemon-kill"], design=design)
+    assert len(plan.faults) > 20
+    for f in plan.faults:
+        assert f.params["daemon"] in meta["nodes"][f.target[0]]["daemons"], f
+
+
+def test_a_design_whose_nodes_name_no_daemons_draws_as_before():
+    meta = {"nodes": {"a": {}, "b": {}}, "daemons": {"dovecot": {}, "postfix": {}}}
+    assert "node_daemons" not in sch.design_from_meta(meta, "x")
