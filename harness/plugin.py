@@ -183,6 +183,17 @@ def pytest_collection_modifyitems(session, config, items):
         _SESSION.sweep_once()
 
 
+def skip_unless_named(config, items, here: str, reason: str, under: str | None = None) -> None:
+    """For a suite's conftest: skip the tests of ``under`` (a path inside the suite; default the
+    whole suite ``here``) unless ``here`` was named on the command line (``pytest suites/x``,
+    ``mailha certify x``): what a bare ``pytest`` / the README's test command has no time for."""
+    if any(here in str(a).replace("\\", "/") for a in config.args):
+        return
+    for item in items:
+        if (under or here) in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A strict expected failure caused by ``ExpectedDisagreement`` is recorded in the history, so

@@ -2,6 +2,8 @@
 variants."""
 import pytest
 
+from harness.plugin import skip_unless_named
+
 
 @pytest.fixture
 def cert(certifier):
@@ -23,8 +25,4 @@ NAMED_ONLY = ("design V's storage-loss test runs when the suite is named ('pytes
 
 
 def pytest_collection_modifyitems(config, items):
-    if any("suites/high_end" in str(a) for a in config.args):
-        return
-    for item in items:
-        if "suites/high_end/test_storage.py" in str(item.path).replace("\\", "/"):
-            item.add_marker(pytest.mark.skip(reason=NAMED_ONLY))
+    skip_unless_named(config, items, "suites/high_end", NAMED_ONLY, under="suites/high_end/test_storage.py")

@@ -2,6 +2,8 @@
 broken variants."""
 import pytest
 
+from harness.plugin import skip_unless_named
+
 
 @pytest.fixture
 def cert(certifier):
@@ -24,9 +26,4 @@ NOT_YET = ("design III (shared storage) is not certified yet: its suite takes ~1
 
 
 def pytest_collection_modifyitems(config, items):
-    here = "suites/shared_storage"
-    if any(here in str(a) for a in config.args):
-        return  # asked for by name: run it
-    for item in items:
-        if here in str(item.path):
-            item.add_marker(pytest.mark.skip(reason=NOT_YET))
+    skip_unless_named(config, items, "suites/shared_storage", NOT_YET)
