@@ -170,6 +170,16 @@ def steady_service(cert, sc, label: str = "steady") -> dict:
     return a
 
 
+def steady_window(cert, sc, *, loss_claim: str | None = None) -> dict:
+    """The judgements of a window without faults, as every design's basic scenario makes them: an
+    end-to-end round trip per protocol after it (``protocols_work``), what the clients saw during
+    it (``steady_service``) and no acknowledged mail lost (``no_loss``, recorded under
+    ``loss_claim`` — or only when violated, without one). Returns the messages checker's result."""
+    protocols_work(cert, sc, "steady")
+    steady_service(cert, sc)
+    return no_loss(cert, sc, claim=loss_claim)
+
+
 # -- mail kept --------------------------------------------------------------------------------------
 def no_loss(cert, sc, *, claim: str | None = None, label: str = "", **options) -> dict:
     """No acknowledged message lost, none unexpected, judged where the topology says each message

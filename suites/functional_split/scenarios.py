@@ -19,7 +19,7 @@ from harness.clients.imap import Imap
 from harness.clients.webmail import WebmailClient, WebmailSession
 from harness.history import ops as history_ops
 from harness.judgements import (failover_gaps, load_by_tier, no_loss, node_loss, protocols_work, replicas_converged,
-                                steady_service, test_events, test_ops)
+                                steady_window, test_events, test_ops)
 from harness.scenario import QUEUE_COUNT
 from harness.errors import WaitTimeout
 from harness.wait import Not, until
@@ -44,9 +44,7 @@ def basic(cert: Certifier, seconds: float = 10.0):
     servers. The store is one node: it is not a tier that can share load."""
     with cert.scenario() as sc:
         sc.steady(seconds)
-    protocols_work(cert, sc, "steady")
-    steady_service(cert, sc)
-    no_loss(cert, sc, claim="smtp")
+    steady_window(cert, sc, loss_claim="smtp")
     load_by_tier(cert, sc, only=("filter", "webmail"))
     return cert.finish()
 
