@@ -224,8 +224,12 @@ class Cluster:
         t0 = time.monotonic()
         self.progress.step(f"bringing up {self.design} as {self.project}")
         self.started = True  # from here on, down() must clean up even if up fails
-        r = _compose(self.project, [self.resolved], ["up", "-d", "--no-build", "--pull", "never", "--remove-orphans"],
-                     env=self.compose_env(), check=False, timeout=timeout)
+        try:
+            r = _compose(self.project, [self.resolved], ["up", "-d", "--no-build", "--pull", "never", "--remove-orphans"],
+                         env=self.compose_env(), check=False, timeout=timeout)
+        except BaseException:  # interrupted (Ctrl-C) or timed out while the engine made containers
+            self.down(save_logs=False, quiet=True)
+            raise
         if not r.ok:
             msg = _explain_compose_error(r.err or r.out, self.files)
             self.down(save_logs=True, quiet=True)

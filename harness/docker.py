@@ -186,16 +186,33 @@ def docker_bin() -> str:
     return path
 
 
+#: how long an interrupted ``docker compose`` may take to finish before it is killed
+COMPOSE_INTERRUPT_WAIT_S = 60.0
+
+
 def compose(args: list[str], *, check: bool = True, timeout: float | None = 120, env: dict | None = None) -> Result:
     """Run ``docker compose ARGS``; with ``check`` a non-zero exit raises HostError with its message."""
     what = _cmd("compose", *args)
-    try:
-        p = subprocess.run([docker_bin(), "compose", *args], capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as e:
-        raise HostError(f"'{what}' did not finish within {timeout:.0f} s.") from e
-    res = Result(p.returncode, p.stdout, p.stderr)
+    with subprocess.Popen([docker_bin(), "compose", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            p.kill()
+            p.communicate()
+            raise HostError(f"'{what}' did not finish within {timeout:.0f} s.") from e
+        except KeyboardInterrupt:
+            # Ctrl-C (a terminal sends compose its own SIGINT): let compose finish what it asked the
+            # engine for, so that the caller's cleanup sees every container it made — killed at
+            # once, the engine went on creating containers after the cleanup had run
+            try:
+                p.communicate(timeout=COMPOSE_INTERRUPT_WAIT_S)
+            except BaseException:
+                p.kill()
+            raise
+    res = Result(p.returncode, out, err)
     if check and not res.ok:
-        msg = (p.stderr.strip() or p.stdout.strip()).splitlines()
+        msg = (err.strip() or out.strip()).splitlines()
         raise HostError(f"'{what}' failed: {msg[-1] if msg else 'exit ' + str(p.returncode)}")
     return res
 

@@ -215,6 +215,43 @@ class Nemesis:
         if self.progress:
             self.progress.note(f"healed {fid}: {act.fault} {act.target} ({confirmed})")
 
+    def heal_together(self, fids: list[str]) -> None:
+        """Heal several faults as one event (a whole NAS, every storage node frozen, coming back):
+        each heal is invoked, every fault with a quick release (``RELEASES``: a paused node is
+        resumed) is released, and only then is each confirmed — one by one, a node's own readiness
+        may need the others (a GlusterFS node's ``volume status`` needs its frozen peer: healed
+        one by one the first never confirms)."""
+        acts = []
+        for fid in fids:
+            act = self.active.get(fid)
+            if act is None:
+                raise FaultError(f"no active fault {fid}.")
+            acts.append(act)
+        for act in acts:
+            self.h.invoke(heal_proc(act.id), "heal", {"id": act.id})
+        errors = []
+        for act in acts:
+            release = RELEASES.get(act.fault)
+            try:
+                if release:
+                    release(self, act)
+            except Exception as e:
+                errors.append((act, e))
+        for act in acts:
+            err = next((e for a, e in errors if a is act), None)
+            try:
+                if err is not None:
+                    raise err
+                confirmed = CATALOGUE[act.fault].heal(self, act)
+            except Exception as e:
+                self.h.fail(heal_proc(act.id), "heal", {"id": act.id}, error=str(e)[:300])
+                self.cluster.dirty = True
+                raise FaultError(f"heal of {act.fault} on {act.target} failed: {e}") from e
+            del self.active[act.id]
+            self.h.ok(heal_proc(act.id), "heal", {"id": act.id, "confirmed": confirmed})
+            if self.progress:
+                self.progress.note(f"healed {act.id}: {act.fault} {act.target} ({confirmed})")
+
     def heal_all(self) -> None:
         errors = []
         for fid in reversed(list(self.active)):
@@ -396,6 +433,13 @@ def heal_pause(n: Nemesis, a: Active) -> str:
     return n._wait_node_ready(a.target)
 
 
+def release_pause(n: Nemesis, a: Active) -> str:
+    """A paused node resumed, not yet confirmed (``heal_pause`` confirms it)."""
+    if n._state(a.target) == "paused":
+        docker.unpause(n._c(a.target))
+    return "resumed"
+
+
 def apply_wipe(n: Nemesis, a: Active) -> str:
     c = n._c(a.target)
     vols = [m["Name"] for m in (docker.inspect(c, "container")[0].get("Mounts") or []) if m.get("Type") == "volume"]
@@ -489,8 +533,25 @@ def heal_isolate(n: Nemesis, a: Active) -> str:
 # --------------------------------------------------------------------------- link faults
 
 def _link(n: Nemesis, link: str) -> tuple[str, list[str]]:
+    """(the address key of the link's network in each node's ``x-mailha.nodes`` entry, its nodes).
+    A link's ``address`` names that key when it differs from the Docker network's name (design V's
+    ``switch1`` is each front end's ``storage`` address)."""
     spec = n.topo.link(link)
-    return spec.get("network", link), list(spec.get("nodes") or [])
+    return spec.get("address") or spec.get("network", link), list(spec.get("nodes") or [])
+
+
+def _link_ends(n: Nemesis, link: str) -> tuple[str, str, str] | None:
+    """(one end, the other end, the other end's address) a cut of ``link`` is confirmed between:
+    its two nodes; or, for a link cut on one side only (``nodes`` the side the rules go on,
+    ``peers`` what they lose: design V's storage network taken away from the front ends), its first
+    node and first peer at the peer's own address. None when neither says."""
+    key, nodes = _link(n, link)
+    peers = list(n.topo.link(link).get("peers") or [])
+    if peers and nodes:
+        return nodes[0], peers[0], n.topo.serves(peers[0])["host"]
+    if len(nodes) == 2:
+        return nodes[0], nodes[1], n.topo.address(nodes[1], key)
+    return None
 
 
 def apply_partition(n: Nemesis, a: Active) -> str:
@@ -509,11 +570,12 @@ def apply_partition(n: Nemesis, a: Active) -> str:
         applied.append(node)
     if not applied:
         raise FaultError(f"no running node on link {a.target} to cut it on")
-    if len(nodes) == 2 and all(n._state(x) == "running" for x in nodes):
-        peer_ip = n.topo.address(nodes[1], net)
-        if n._peer_reachable(nodes[0], nodes[1], peer_ip):
-            raise FaultError(f"{nodes[0]} still reaches {peer_ip} over {a.target}")
-        return f"black hole both ways on {', '.join(applied)}: {nodes[0]} cannot reach {peer_ip}"
+    ends = _link_ends(n, a.target)
+    if ends and all(n._state(x) == "running" for x in ends[:2]):
+        src, dst, ip = ends
+        if n._peer_reachable(src, dst, ip):
+            raise FaultError(f"{src} still reaches {ip} over {a.target}")
+        return f"black hole both ways on {', '.join(applied)}: {src} cannot reach {dst} at {ip}"
     return f"black hole both ways on {', '.join(applied)}"
 
 
@@ -528,11 +590,12 @@ def heal_partition(n: Nemesis, a: Active) -> str:
         r = n._netns(node, cmd)
         if not r.ok:
             raise FaultError(f"could not remove the DROP rules on {node}: {(r.err or r.out).strip()[-200:]}")
-    if len(nodes) == 2 and all(n._state(x) == "running" for x in nodes):
-        peer_ip = n.topo.address(nodes[1], net)
-        until(lambda: n._peer_reachable(nodes[0], nodes[1], peer_ip), timeout=10, interval=0.3,
-              what=f"{nodes[0]} to reach {peer_ip} again after the rules were removed")
-        return f"{nodes[0]} reaches {peer_ip} again"
+    ends = _link_ends(n, a.target)
+    if ends and all(n._state(x) == "running" for x in ends[:2]):
+        src, dst, ip = ends
+        until(lambda: n._peer_reachable(src, dst, ip), timeout=10, interval=0.3,
+              what=f"{src} to reach {ip} again after the rules were removed")
+        return f"{src} reaches {dst} at {ip} again"
     return "rules removed"
 
 
@@ -625,6 +688,10 @@ CATALOGUE: dict[str, Fault] = {f.name: f for f in [
           summary="the node's disk is lost: kill, remove the container and its volumes; recreate it empty on heal",
           confirmed_by="the volumes are gone; healed: recreated, ready and answering"),
 ]}
+
+#: quick releases of faults healed together (``Nemesis.heal_together``): done for every fault of
+#: the set before any heal is confirmed
+RELEASES: dict[str, Action] = {"pause": release_pause, "nas-stall": release_pause}
 
 #: every fault name (what ``Nemesis.apply`` accepts)
 FAULTS = tuple(CATALOGUE)

@@ -364,12 +364,18 @@ class LagProbe:
         self.tag = run_tag
         self.n = 0
 
-    def sample(self, src: str, dst: str, timeout: float = 10.0) -> float | None:
+    def sample(self, src: str, dst: str, timeout: float = 10.0, idle: bool = False) -> float | None:
+        """One sample (a ``lag`` op). ``idle``: the other node is watched the way a mail client
+        waits for new mail — an IMAP IDLE, told of the message by the server (``* n EXISTS``), not
+        polled — recorded as an ``idle-lag`` op: how long a user sitting in IDLE on one server
+        waits for mail saved through another (Dovecot re-checks the mailbox every
+        ``mailbox_idle_check_interval``; inotify never sees another server's writes)."""
         self.n += 1
-        token = f"mh-{self.tag}-lag{self.n}"
-        proc = "lag-0"
+        token = f"mh-{self.tag}-{'idle' if idle else 'lag'}{self.n}"
+        proc, op = ("idle-0", "idle-lag") if idle else ("lag-0", "lag")
         a, b = self.topo.nodes[src], self.topo.nodes[dst]
         seen: dict[str, float] = {}
+        idling = threading.Event()
 
         def watch(node, addr):
             try:
@@ -385,18 +391,43 @@ class LagProbe:
             except Exception:
                 return
 
-        threads = [threading.Thread(target=watch, args=(src, a.lan)), threading.Thread(target=watch, args=(dst, b.lan))]
+        def watch_idle(node, addr):
+            try:
+                with Imap(addr, 143, self.user, self.password, self.topo.node_names, timeout) as c:
+                    c.c.select_folder("INBOX", readonly=True)
+                    end = time.monotonic() + timeout
+                    c.c.idle()
+                    idling.set()
+                    while time.monotonic() < end:
+                        pushed = c.c.idle_check(timeout=max(0.1, end - time.monotonic()))
+                        t = time.monotonic()
+                        if not any(len(r) > 1 and r[1] == b"EXISTS" for r in pushed):
+                            continue
+                        c.c.idle_done()
+                        if c.c.search(["HEADER", "X-Mailha-Token", token]):
+                            seen[node] = t
+                            return
+                        c.c.idle()  # another message (the workload's): wait on
+            except Exception:
+                return
+            finally:
+                idling.set()
+
+        threads = [threading.Thread(target=watch, args=(src, a.lan)),
+                   threading.Thread(target=watch_idle if idle else watch, args=(dst, b.lan))]
         for t in threads:
             t.start()
+        if idle:
+            idling.wait(timeout)  # the message must arrive while the client is in IDLE
         time.sleep(0.05)
         sent = SmtpClient(self.h, "lag-smtp", self.topo.node_names, timeout=5).send(a.lan, 25, token, self.user)
         for t in threads:
             t.join(timeout + 2)
-        self.h.invoke(proc, "lag", {"token": token, "from": src, "to": dst})
+        self.h.invoke(proc, op, {"token": token, "from": src, "to": dst})
         if sent == "ok" and src in seen and dst in seen:
             first = src if seen[src] <= seen[dst] else dst
             lag = abs(seen[dst] - seen[src])
-            self.h.ok(proc, "lag", {"token": token, "from": src, "to": dst, "first": first, "seconds": round(lag, 4)})
+            self.h.ok(proc, op, {"token": token, "from": src, "to": dst, "first": first, "seconds": round(lag, 4)})
             return lag
-        self.h.fail(proc, "lag", {"token": token, "from": src, "to": dst}, error=f"send {sent}, seen on {sorted(seen)}")
+        self.h.fail(proc, op, {"token": token, "from": src, "to": dst}, error=f"send {sent}, seen on {sorted(seen)}")
         return None

@@ -183,14 +183,16 @@ def pytest_collection_modifyitems(session, config, items):
         _SESSION.sweep_once()
 
 
-def skip_unless_named(config, items, here: str, reason: str, under: str | None = None) -> None:
+def skip_unless_named(config, items, here: str, reason: str, under: str | None = None,
+                      keep: tuple[str, ...] = ()) -> None:
     """For a suite's conftest: skip the tests of ``under`` (a path inside the suite; default the
     whole suite ``here``) unless ``here`` was named on the command line (``pytest suites/x``,
-    ``mailha certify x``): what a bare ``pytest`` / the README's test command has no time for."""
+    ``mailha certify x``): what a bare ``pytest`` / the README's test command has no time for.
+    ``keep``: test names (the function's name) that always run."""
     if any(here in str(a).replace("\\", "/") for a in config.args):
         return
     for item in items:
-        if (under or here) in str(item.path).replace("\\", "/"):
+        if (under or here) in str(item.path).replace("\\", "/") and item.originalname not in keep:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 

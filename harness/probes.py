@@ -46,7 +46,10 @@ class Prober:
         user, pw = self.topo.probe_user()
         if proto == "smtp":
             c = SmtpClient(self.h, proc, nodes, self.timeout)
-            return lambda: c.probe(host, port, "vip")
+            # x-mailha.probes.smtp: envelope -> MAIL FROM + RCPT TO the probe user (mail would be
+            # taken in), not only a greeting; default greeting (EHLO + NOOP)
+            envelope = user if (self.topo.meta.get("probes") or {}).get("smtp") == "envelope" else None
+            return lambda: c.probe(host, port, "vip", envelope=envelope)
         if proto == "imap":
             c = ImapClient(self.h, proc, nodes, self.timeout)
             return lambda: c.probe(host, port, user, pw, "vip")

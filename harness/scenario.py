@@ -88,6 +88,9 @@ class Scenario:
     def heal(self, fid: str) -> None:
         self.nemesis.heal(fid)
 
+    def heal_together(self, fids: list[str]) -> None:
+        self.nemesis.heal_together(fids)
+
     def __exit__(self, exc_type, exc, tb):
         errors = []
         try:

@@ -28,6 +28,10 @@ THRESHOLDS: dict[str, Threshold] = {t.name: t for t in [
     Threshold("converge_s", 30.0, "s",
               "time after a heal within which replicas must be identical"),
     Threshold("lag_p99_s", 2.0, "s", "replication lag, 99th percentile, in steady state"),
+    Threshold("idle_notify_p99_s", 5.0, "s",
+              "a client waiting in IMAP IDLE on one server is told of mail saved through another server within "
+              "this (99th percentile): a mail client's 'new mail' moment; the servers' own re-check interval "
+              "(Dovecot's mailbox_idle_check_interval, 2 s in designs III and V) plus a delivery's saving"),
     Threshold("rpo_s", 1.0, "s",
               "recovery point of asynchronous replication: when a server and its disk are lost, mail it "
               "acknowledged less than this long before may be lost with it; older mail must survive"),

@@ -157,9 +157,9 @@ class H:
         return self
 
     def lag(self, seconds: float, *, at: float, token: str | None = None, frm: str = "mirror-a",
-            to: str = "mirror-b", ok: Outcome = True) -> "H":
+            to: str = "mirror-b", ok: Outcome = True, f: str = "lag") -> "H":
         token = token or f"lag-{at}"
-        return self.op(self.proc("lag"), "lag", {"token": token, "from": frm, "to": to}, at=at, ok=ok,
+        return self.op(self.proc(f), f, {"token": token, "from": frm, "to": to}, at=at, ok=ok,
                        dur=seconds if ok is True else 5.0,
                        result={"token": token, "from": frm, "to": to, "seconds": seconds} if ok is True else None)
 

@@ -84,3 +84,18 @@ def test_directions_follow_the_node_the_message_showed_first_on():
             e.value["first"] = "mirror-a"
     r = lag.check(ev, p99_bound_s=2.0)
     assert list(r["directions"]) == ["mirror-a->mirror-b"]
+
+
+def test_idle_notifications_are_judged_apart_from_polled_visibility():
+    # design III: polled visibility ~0.1 s; a client in IDLE on the other server is told within
+    # Dovecot's 2-s re-check interval — one that is never told fails, one sample over the bound fails
+    h = lags([0.1] * 12, frm="ss1", to="ss2")
+    for n, s in enumerate([1.2, 2.1, 0.4, 1.9, 2.3]):
+        h.lag(s, at=50 + n, frm="ss1", to="ss2", token=f"idle-{n}", f="idle-lag")
+    polled, idle = lag(h), lag(h, f="idle-lag", p99_bound_s=5.0)
+    assert (polled["valid"], polled["count"], polled["max"]) == ("pass", 12, 0.1)
+    assert (idle["valid"], idle["count"], idle["p50"], idle["max"]) == ("pass", 5, 1.9, 2.3)
+    h.lag(0, at=60, frm="ss2", to="ss3", token="idle-never", ok=False, f="idle-lag")
+    r = lag(h, f="idle-lag", p99_bound_s=5.0)
+    assert r["valid"] == "fail" and "1 messages never became visible on the peer" in r["reasons"]
+    assert lag(lags([0.1]), f="idle-lag")["valid"] == "unknown"  # none taken: not a pass

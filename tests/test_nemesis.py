@@ -203,3 +203,42 @@ def test_defaults_are_filled_but_the_history_keeps_what_was_asked(monkeypatch):
     assert eng.stopped_with == 10
     inv = [e.value for e in nem.h.events if e.type == "invoke" and e.f == "fault"][0]
     assert inv["params"] == {} and inv["fault"] == "stop" and inv["target"] == "a"
+
+
+# ------------------------------------------------------------------ where a cut link is confirmed
+
+def test_a_cut_is_confirmed_between_a_links_two_nodes_or_towards_its_first_peer(monkeypatch):
+    meta = {**META, "nodes": {**META["nodes"], "a": {"lan": "10.0.0.1", "storage": "10.1.0.1", "xover": "10.2.0.1"},
+                              "b": {"lan": "10.0.0.2", "xover": "10.2.0.2"}},
+            "links": {**META["links"],
+                      "storage-a": {"network": "switch1", "address": "storage", "nodes": ["a"], "peers": ["nas"]}}}
+    monkeypatch.setattr(faults.docker, "api", lambda: FakeEngine())
+    cluster = SimpleNamespace(dirty=False, meta=meta, design="x", container=lambda svc: f"c-{svc}",
+                              wait_ready=lambda **k: None)
+    nem = faults.Nemesis(cluster, Topology(cluster), History(), probe=Probe(FakeEngine()))
+    # a two-node link: from its first node to the second's address on the link's network
+    assert faults._link_ends(nem, "crossover") == ("a", "b", "10.2.0.2")
+    # one side cut (the storage network taken from a front end): rules on ``a`` at its ``storage``
+    # address; confirmed when ``a`` cannot reach the first peer at that peer's own address
+    assert faults._link(nem, "storage-a") == ("storage", ["a"])
+    assert faults._link_ends(nem, "storage-a") == ("a", "nas", "10.0.0.20")
+    # a link with neither two nodes nor peers is cut unconfirmed (it says so in its confirmation)
+    assert faults._link_ends(nem, "lan") is None
+
+
+# ------------------------------------------------------------------ a whole NAS back at once
+
+def test_faults_healed_together_are_all_released_before_any_is_confirmed(monkeypatch):
+    # a GlusterFS node's readiness (volume status) needs its peer: healed one by one, the first
+    # paused node never confirms while the other is still frozen
+    eng = FakeEngine()
+    nem = nemesis(monkeypatch, eng)
+    confirms = []
+    nem._wait_node_ready = lambda node, timeout=90: confirms.append((node, eng.state)) or f"{node} ready"
+    f1, f2 = nem.apply("nas-stall", "nas"), nem.apply("pause", "a")
+    nem.heal_together([f1, f2])
+    assert [c for c in eng.calls if c in ("pause", "unpause")] == ["pause", "pause", "unpause"]
+    assert confirms == [("nas", "running"), ("a", "running")]  # released first, then each confirmed
+    heals = [(e.type, e.value["id"]) for e in nem.h.events if e.f == "heal"]
+    assert heals == [("invoke", f1), ("invoke", f2), ("ok", f1), ("ok", f2)]
+    assert not nem.active

@@ -71,8 +71,12 @@ class SmtpClient:
             self.h.fail(self.proc, "send", {"token": token, "to": to}, node=node, error=short_error(e))
             return "fail"
 
-    def probe(self, host: str, port: int, target: str = "") -> bool:
-        """Availability probe: a new connection, greeting, EHLO, NOOP, QUIT."""
+    def probe(self, host: str, port: int, target: str = "", envelope: str | None = None) -> bool:
+        """Availability probe: a new connection, greeting, EHLO, NOOP, QUIT. With ``envelope`` (a
+        recipient), MAIL FROM and RCPT TO that recipient instead of the NOOP, then RSET: whether
+        mail would be taken in, not only whether the server greets — a relay whose content filter
+        is gone answers EHLO and refuses every transaction (Postfix's ``milter_default_action =
+        tempfail``: 451 from MAIL FROM on). Nothing is sent."""
         self.h.invoke(self.proc, "probe", {"proto": "smtp", "target": target or f"{host}:{port}"})
         node = None
         try:
@@ -82,9 +86,18 @@ class SmtpClient:
                 if code != 220:
                     raise smtplib.SMTPConnectError(code, banner)
                 s.ehlo("mailha.test")
-                code, _ = s.noop()
-                if code != 250:
-                    raise smtplib.SMTPResponseException(code, b"NOOP")
+                if envelope:
+                    code, msg = s.mail("probe@mailha.test")
+                    if code != 250:
+                        raise smtplib.SMTPResponseException(code, msg)
+                    code, msg = s.rcpt(envelope)
+                    if code not in (250, 251):
+                        raise smtplib.SMTPResponseException(code, msg)
+                    s.rset()
+                else:
+                    code, _ = s.noop()
+                    if code != 250:
+                        raise smtplib.SMTPResponseException(code, b"NOOP")
             self.h.ok(self.proc, "probe", {"proto": "smtp"}, node=node)
             return True
         except (smtplib.SMTPException, OSError) as e:

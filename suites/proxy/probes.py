@@ -33,8 +33,12 @@ class GroupProbes:
     each probe every ``period`` seconds, taking the group's users in turn."""
 
     def __init__(self, topo, history: History, groups: dict[str, dict[str, str]], protos=PROTOS,
-                 period: float = 0.5, workers: int = 2, timeout: float = 12.0, target: str | None = None):
+                 period: float = 0.5, workers: int = 2, timeout: float = 12.0, target: str | None = None,
+                 imap_select: bool = False):
         self.topo = topo
+        #: an IMAP probe opens the INBOX (read-only) instead of a NOOP: a login alone need not
+        #: touch the mail store (what a shared-storage outage takes away)
+        self.imap_select = imap_select
         self.h = history
         self.groups = {g: sorted(u.items()) for g, u in groups.items() if u}
         self.protos = [p for p in protos if topo.has_endpoint(p)]
@@ -58,7 +62,10 @@ class GroupProbes:
             if proto == "imap":
                 with Imap(host, port, user, pw, self.topo.node_names, self.timeout) as c:
                     node = c.node
-                    c.c.noop()
+                    if self.imap_select:
+                        c.c.select_folder("INBOX", readonly=True)
+                    else:
+                        c.c.noop()
             elif proto == "pop3":
                 p = poplib.POP3(host, port, timeout=self.timeout)
                 node = identify(p.getwelcome().decode(errors="replace"), self.topo.node_names)

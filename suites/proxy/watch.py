@@ -32,14 +32,16 @@ BACKOFF_S = 0.25  # a waiting key is tried again this long after its last attemp
 
 
 def watch_recovery(cert, topo, fid: str, vias: dict[str, str | None], *, min_watch_s: float,
-                   deadline_s: float) -> dict:
-    """``vias``: {via: address, or None for the client endpoint}. Returns {seconds, waiting}."""
+                   deadline_s: float, imap_select: bool = False) -> dict:
+    """``vias``: {via: address, or None for the client endpoint}. Returns {seconds, waiting}.
+    ``imap_select``: an IMAP retry opens the INBOX, as the probes it follows (``GroupProbes``)."""
     w = fault_window(_events(cert), fault_id=fid)
     if w is None or w["end"] is None:
         return {"seconds": 0.0, "waiting": None}
     start, end = w["start"], w["end"]
     users = topo.users()
-    probers = {via: GroupProbes(topo, cert.h, {via: users}, protos=PROTOS, timeout=10.0, target=addr)
+    probers = {via: GroupProbes(topo, cert.h, {via: users}, protos=PROTOS, timeout=10.0, target=addr,
+                                imap_select=imap_select)
                for via, addr in vias.items()}
     waiting: set = set()
     threads: dict[tuple[str, str, str], threading.Thread] = {}
