@@ -30,6 +30,12 @@ VARIANTS_NAMED_ONLY = ("design V's broken-variant proofs run when the suite is n
                        "'mailha certify high_end'): the README's test command has no time for their ~10 minutes")
 
 
+#: the two Switch1 cuts (~3.5 minutes; docs/high-end.md)
+SWITCHES_NAMED_ONLY = ("design V's switch faults run when the suite is named ('pytest suites/high_end'): the "
+                       "README's test command has no time for their ~3.5 minutes")
+
+
 def pytest_collection_modifyitems(config, items):
     skip_unless_named(config, items, "suites/high_end", NAMED_ONLY, under="suites/high_end/test_storage.py")
+    skip_unless_named(config, items, "suites/high_end", SWITCHES_NAMED_ONLY, under="suites/high_end/test_switches.py")
     skip_unless_named(config, items, "suites/high_end", VARIANTS_NAMED_ONLY, under="suites/high_end/test_variants.py")

@@ -18,8 +18,8 @@ from harness import docker
 from harness.certification import Certifier, from_check, num, verdict
 from harness.clients.imap import ImapClient
 from harness.clients.smtp import SmtpClient
-from harness.judgements import (failover_gaps, load_by_tier, no_loss, node_loss, protocols_work, replicas_converged,
-                                single_holder, steady_window)
+from harness.judgements import (endpoint_protos, failover_gaps, load_by_tier, no_loss, node_loss, protocols_work,
+                                replicas_converged, single_holder, steady_window)
 from harness.observers import LagProbe
 from harness.topology import Topology
 from harness.wait import Not, until
@@ -27,6 +27,13 @@ from harness.wait import Not, until
 # Generalise (lead): the mirror's helpers that wait until mail / a flag, move and expunge show on
 # every data node are design-neutral (they iterate topo.data_nodes()); imported, not copied.
 from suites.mirror.scenarios import _wait_changes, _wait_visible
+# Generalise (lead): the proxy's per-server probes and its recovery watch (a dependency every login
+# needs goes away and comes back: who failed, and when was each served again) fit any dependency —
+# here the shared store; imported, not copied.
+from suites.proxy.probes import GroupProbes
+from suites.proxy.watch import watch_recovery
+# Generalise (lead): design II's count of mail Postfix returned to its sender fits any MTA tier.
+from suites.functional_split.scenarios import _bounces
 # Generalise (lead): the proxy's growth records (a timed step; container start times before and
 # after) fit any design that grows at runtime; imported, not copied.
 from suites.proxy import records
@@ -39,6 +46,14 @@ PROBE_RATE = 5.0
 
 #: how long a brick replaced empty may take to heal before the mirror counts as not restored
 HEAL_WAIT_S = 180.0
+
+#: a whole-store outage lasts longer than the clients' GlusterFS network.ping-timeout (10 s): they
+#: give the storage up (I/O errors instead of waiting) and must reconnect by themselves once it is
+#: back — the harder of the two cases (a shorter one is a stall, measured by the hang tests)
+OUTAGE_HOLD_S = 15.0
+
+#: where every mail server (ss-node) mounts the shared store
+MOUNT = "/srv/mail"
 
 
 def mail_servers(topo) -> list[str]:
@@ -73,10 +88,11 @@ def basic(cert: Certifier, seconds: float = 10.0):
     return cert.finish()
 
 
-def cross_server(cert: Certifier, samples: int = 12):
+def cross_server(cert: Certifier, samples: int = 12, idle_samples: int = 6):
     """Mail delivered through one server is readable through every other; a flag set on one, a
     move made on another and an expunge made on the third show on every server; how long a
-    change takes to be visible on another server (lag, from visible on the delivering server)."""
+    change takes to be visible on another server (lag, from visible on the delivering server),
+    polled and to a client waiting in IMAP IDLE (``idle_notify_p99_s``)."""
     with cert.scenario(workload=False, probes=False, sessions=False) as sc:
         topo = sc.topo
         servers = mail_servers(topo)
@@ -106,13 +122,23 @@ def cross_server(cert: Certifier, samples: int = 12):
             pairs = [(s, d) for s in servers for d in servers if s != d]
             for i in range(samples):
                 lag.sample(*pairs[i % len(pairs)])
+            # the same, to a client waiting in IDLE on the other server (a mail client's new-mail moment)
+            for i in range(idle_samples):
+                lag.sample(*pairs[i % len(pairs)], timeout=wait, idle=True)
     lg = cert.check("lag", sc, p99_bound_s=cert.thresholds["lag_p99_s"])
+    idle = cert.check("lag", sc, p99_bound_s=cert.thresholds["idle_notify_p99_s"], f="idle-lag")
     nums = {"cross_server_visibility_p50": num(lg.get("p50"), "s"),
             "cross_server_visibility_p99": num(lg.get("p99"), "s", cert.thresholds["lag_p99_s"]),
-            "cross_server_visibility_max": num(lg.get("max"), "s")}
-    if lg["valid"] == "fail":
-        reasons += lg.get("reasons") or []
-    value = "unknown" if lg["valid"] == "unknown" and not reasons else verdict(not reasons)
+            "cross_server_visibility_max": num(lg.get("max"), "s"),
+            "cross_server_idle_notify_p50": num(idle.get("p50"), "s"),
+            "cross_server_idle_notify_p99": num(idle.get("p99"), "s", cert.thresholds["idle_notify_p99_s"]),
+            "cross_server_idle_notify_max": num(idle.get("max"), "s"),
+            "cross_server_idle_samples": num(idle.get("count"))}
+    for r in (lg, idle):
+        if r["valid"] == "fail":
+            reasons += r.get("reasons") or []
+    unknown = lg["valid"] == "unknown" or (idle_samples and idle["valid"] == "unknown")
+    value = "unknown" if unknown and not reasons else verdict(not reasons)
     cert.claim("symmetric", value, numbers=nums, reasons=reasons, checks=["lag"])
     no_loss(cert, sc, claim="smtp")
     symmetric(cert, sc, "cross-server")
@@ -202,6 +228,92 @@ def storage_lost(cert: Certifier, target: str, hold: float = 6.0):
     # every acknowledged message must still be read through every server: no_loss above)
     protocols_work(cert, sc, f"after-{label}")
     return cert.finish()
+
+
+def storage_outage(cert: Certifier, faults: list[tuple[str, str]], label: str, hold: float = OUTAGE_HOLD_S,
+                   data_claim: str = "data_redundancy", service_claim: str = "processing_redundancy"):
+    """The whole shared store goes away for longer than its clients' ping-timeout, and comes back:
+    every storage node hung (``nas-stall`` on each, design III), or the storage network cut from
+    every server (design V's Switch1). ``faults`` are applied in order and healed together (all
+    released, then each confirmed), so the last one's window — from its confirmation to its heal's —
+    is the time all were on: the outage. Held:
+
+    - under ``data_claim`` (where the mail went): no acknowledged message lost (``no_loss``), none
+      returned to its sender (Postfix must defer: ``status=bounced`` in no MTA's log), and every
+      server still has the store mounted and readable at ``MOUNT`` (a dead FUSE mount, or an empty
+      local directory taking mail where the mount should be, is how mail "vanishes");
+    - under ``service_claim`` (what users met): while it is away they stall or get temporary
+      errors — no permanent refusal (``dependency_outage``); once it answers again every user who
+      failed is served again — through the client endpoints and on every mail server directly
+      (IMAP opens the INBOX, POP3 its mailbox: a login alone need not touch the store) — within
+      ``dependency_recovery_s`` (the recovery watch retries each).
+
+    The clients' longest gap per protocol through the endpoints is recorded (the stall), not bounded."""
+    bound = float(cert.thresholds["dependency_recovery_s"])
+    deadline = max(float(cert.thresholds["recovery_s"]), 3 * bound) + 10
+    with cert.scenario(probe_rate=PROBE_RATE) as sc:
+        topo = sc.topo
+        servers = mail_servers(topo)
+        vias = {s: topo.nodes[s].lan for s in servers}
+        gps = [GroupProbes(topo, cert.h, {s: topo.users()}, protos=("imap", "pop3"), period=1.0, workers=1,
+                           timeout=cert.thresholds["backend_error_s"] + 2, target=addr, imap_select=True).start()
+               for s, addr in vias.items()]
+        fids: list[str] = []
+        try:
+            sc.steady(3)
+            for fault, target in faults:
+                fids.append(sc.apply(fault, target))
+            sc.wait(hold)
+            sc.heal_together(fids)  # every storage node back at once: a node's readiness needs its peer
+            watch_recovery(cert, topo, fids[-1], vias | {"endpoint": None}, min_watch_s=2 * bound,
+                           deadline_s=deadline, imap_select=True)
+        finally:
+            for g in gps:
+                g.stop()
+        mounts = _mounts(topo, servers)
+    cert.faults_applied(sc)
+    target = faults[-1][1]
+    r = cert.check("dependency_outage", sc, dependency=target, fault_id=fids[-1], bound_s=bound)
+    a = cert.check("availability", sc, bound_s=deadline + hold, min_availability=0.0, max_broken_ratio=1.0,
+                   protos=endpoint_protos(topo))
+    mtas = [n for n in topo.node_names if "postfix" in topo.daemons_of(n)]
+    bounced = _bounces(sc, mtas, since=sc.start_t)
+    nums = {f"recovery_s_{label}": r.get("recovery_s") or num(None, "s", bound),
+            f"recovery_resolution_s_{label}": num(r.get("resolution_s"), "s"),
+            f"users_failed_during_{label}": num(r.get("failed_keys")),
+            f"users_not_recovered_after_{label}": num(r.get("not_recovered"), "", 0)}
+    for proto, p in (r.get("protos") or {}).items():
+        nums |= {f"{proto}_refused_during_{label}": num(p["refused_during"]),
+                 f"{proto}_client_gave_up_during_{label}": num(p["client_gave_up_during"]),
+                 f"{proto}_held_until_it_returned_{label}": num(p["held_until_returned"]),
+                 f"{proto}_recovery_s_{label}": p["recovery_s"]}
+    for proto, d in sorted((a.get("protos") or {}).items()):
+        nums[f"{proto}_longest_gap_{label}"] = num((d.get("longest_gap") or {}).get("value"), "s")
+    reasons = [] if r["valid"] == "pass" else list(r.get("reasons") or [])
+    value = "No" if r["valid"] == "fail" else "unknown" if r["valid"] == "unknown" else "Yes"
+    cert.claim(service_claim, value, numbers=nums, reasons=reasons, checks=["dependency_outage", "availability"])
+    data_reasons = [f"{s}: {why}" for s, why in sorted(mounts.items()) if why]
+    if bounced:
+        data_reasons.append(f"{sum(bounced.values())} messages returned to their sender instead of deferred: {bounced}")
+    cert.claim(data_claim, "No" if data_reasons else "Yes", reasons=data_reasons, checks=["messages"], numbers={
+        f"bounced_{label}": num(sum(bounced.values()), "", 0),
+        f"dead_mounts_after_{label}": num(sum(1 for v in mounts.values() if v), "", 0)})
+    no_loss(cert, sc, claim=data_claim, label=label)
+    protocols_work(cert, sc, f"after-{label}")
+    return cert.finish()
+
+
+def _mounts(topo, servers: list[str]) -> dict[str, str | None]:
+    """Per server: None when the shared store is mounted at ``MOUNT`` and readable; else what is
+    wrong (not mounted; mounted but dead — ``Transport endpoint is not connected``)."""
+    out = {}
+    for s in servers:
+        r = docker.exec_(topo.container(s), f"t=$(awk -v m={MOUNT} '$2 == m {{print $3}}' /proc/mounts); "
+                         f"[ -n \"$t\" ] || {{ echo 'not mounted at {MOUNT}'; exit 1; }}; "
+                         f"timeout 10 ls -d {MOUNT}/. >/dev/null 2>/tmp/mnt.err || "
+                         f"{{ echo \"$t mount at {MOUNT} dead: $(cat /tmp/mnt.err)\"; exit 1; }}", timeout=30)
+        out[s] = None if r.ok else ((r.out or r.err).strip()[-200:] or f"mount check failed ({r.rc})")
+    return out
 
 
 def nas_heal(cert: Certifier, sc, started_at: float, deadline_s: float | None = None) -> dict:

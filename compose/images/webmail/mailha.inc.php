@@ -16,3 +16,8 @@ $config['ip_check'] = false;
 // small test host showed up as a webmail outage (measured: 2.25 s in a scale-out test while
 // IMAP and POP answered in 0.3 s). Sessions stay bound to one server either way.
 $config['session_storage'] = 'php';
+// A stalled IMAP back end must not hold a PHP worker for PHP's default_socket_timeout (60 s): with
+// the pool's 5 workers waiting on one hung front end, the whole webmail tier stopped answering —
+// its login page included — and both servers left the load balancer (design V, Switch1 cut from one
+// front end: webmail 14 s without service). A request that waits longer than this fails, alone.
+$config['imap_timeout'] = (int) (getenv('WEBMAIL_IMAP_TIMEOUT') ?: 10);
