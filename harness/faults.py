@@ -204,16 +204,22 @@ class Nemesis:
         if act is None:
             raise FaultError(f"no active fault {fid}.")
         self.h.invoke(heal_proc(fid), "heal", {"id": fid})
+        self._confirm_heal(act)
+
+    def _confirm_heal(self, act: Active, failed: Exception | None = None) -> None:
+        """Run ``act``'s heal (unless its release already ``failed``) and record the outcome."""
         try:
+            if failed is not None:
+                raise failed
             confirmed = CATALOGUE[act.fault].heal(self, act)
         except Exception as e:
-            self.h.fail(heal_proc(fid), "heal", {"id": fid}, error=str(e)[:300])
+            self.h.fail(heal_proc(act.id), "heal", {"id": act.id}, error=str(e)[:300])
             self.cluster.dirty = True  # the next test gets a fresh cluster
             raise FaultError(f"heal of {act.fault} on {act.target} failed: {e}") from e
-        del self.active[fid]
-        self.h.ok(heal_proc(fid), "heal", {"id": fid, "confirmed": confirmed})
+        del self.active[act.id]
+        self.h.ok(heal_proc(act.id), "heal", {"id": act.id, "confirmed": confirmed})
         if self.progress:
-            self.progress.note(f"healed {fid}: {act.fault} {act.target} ({confirmed})")
+            self.progress.note(f"healed {act.id}: {act.fault} {act.target} ({confirmed})")
 
     def heal_together(self, fids: list[str]) -> None:
         """Heal several faults as one event (a whole NAS, every storage node frozen, coming back):
@@ -229,28 +235,16 @@ class Nemesis:
             acts.append(act)
         for act in acts:
             self.h.invoke(heal_proc(act.id), "heal", {"id": act.id})
-        errors = []
+        failed: dict[str, Exception] = {}
         for act in acts:
             release = RELEASES.get(act.fault)
             try:
                 if release:
                     release(self, act)
             except Exception as e:
-                errors.append((act, e))
+                failed[act.id] = e
         for act in acts:
-            err = next((e for a, e in errors if a is act), None)
-            try:
-                if err is not None:
-                    raise err
-                confirmed = CATALOGUE[act.fault].heal(self, act)
-            except Exception as e:
-                self.h.fail(heal_proc(act.id), "heal", {"id": act.id}, error=str(e)[:300])
-                self.cluster.dirty = True
-                raise FaultError(f"heal of {act.fault} on {act.target} failed: {e}") from e
-            del self.active[act.id]
-            self.h.ok(heal_proc(act.id), "heal", {"id": act.id, "confirmed": confirmed})
-            if self.progress:
-                self.progress.note(f"healed {act.id}: {act.fault} {act.target} ({confirmed})")
+            self._confirm_heal(act, failed.get(act.id))
 
     def heal_all(self) -> None:
         errors = []
@@ -428,8 +422,7 @@ def apply_pause(n: Nemesis, a: Active) -> str:
 
 
 def heal_pause(n: Nemesis, a: Active) -> str:
-    if n._state(a.target) == "paused":
-        docker.unpause(n._c(a.target))
+    release_pause(n, a)
     return n._wait_node_ready(a.target)
 
 
